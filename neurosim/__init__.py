@@ -1,0 +1,1 @@
+"""neurosim: cycle-level simulation and energy estimation of sparse RNNs on neuromorphic chips."""

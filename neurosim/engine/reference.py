@@ -1,0 +1,203 @@
+"""The readable SimPy model of the engine's timing rules (the reference).
+
+It shares no code with the Numba kernel but the storage-format formula
+(:func:`neurosim.mapping.row_bits`): synapse tables, routes, multicast trees,
+contention and phases are written again here in plain Python, one SimPy
+process per link traversal. Tests require that it and
+:func:`neurosim.engine.kernels.simulate_steps` agree exactly on every cycle
+and counter. Use it on small cases only: it is thousands of times slower.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from dataclasses import dataclass, field
+from fractions import Fraction
+
+import numpy as np
+import simpy
+
+from neurosim.arch import ChipArch
+from neurosim.engine import kernels as K
+from neurosim.mapping import Mapping, row_bits
+from neurosim.network import FF, Network
+from neurosim.trace import Trace
+
+
+@dataclass
+class Hop:
+    """One link traversal of a packet; its children continue from the link's far end."""
+
+    link: tuple
+    children: list = field(default_factory=list)
+    dst_core: int | None = None
+    synapse_cycles: int = 0
+
+
+def synapse_table(network: Network, mapping: Mapping, arch: ChipArch) -> dict:
+    """``{pre_unit: {dst_core: {kind: [synops, work, bytes]}}}`` by a loop over every synapse."""
+    offs = network.layer_offsets
+    table: dict = defaultdict(lambda: defaultdict(dict))
+    for proj in network.projections:
+        H = network.hidden_sizes[proj.post_layer]
+        post_core = mapping.unit_core[offs[proj.post_layer] : offs[proj.post_layer + 1]]
+        local_cols = defaultdict(int)
+        for j in range(H):
+            local_cols[int(post_core[j])] += network.gates
+        nnz = defaultdict(int)
+        for i, col in zip(*np.nonzero(proj.mask)):
+            nnz[(proj.pre_offset + int(i), int(post_core[col % H]))] += 1
+        for (pre, core), n in nnz.items():
+            cols = local_cols[core]
+            work = cols if arch.cores.synapse_format == "dense" else n
+            table[pre][core][proj.kind] = [n, work, math.ceil(row_bits(arch.cores, cols, n) / 8)]
+    return table
+
+
+def router_of(core: int, arch: ChipArch) -> tuple[int, int]:
+    r = core // arch.cores.cores_per_router
+    return r % arch.noc.mesh_x, r // arch.noc.mesh_x
+
+
+def xy_route(src: int, dst: int, arch: ChipArch) -> list[tuple]:
+    """Links from core ``src`` to core ``dst``: ("inject", src), mesh hops ("E"|"W"|"N"|"S", x, y), ("eject", dst)."""
+    (x, y), (xb, yb) = router_of(src, arch), router_of(dst, arch)
+    links = [("inject", src)]
+    order = "xy" if arch.noc.routing == "xy" else "yx"
+    for dim in order:
+        if dim == "x":
+            while x != xb:
+                step = 1 if xb > x else -1
+                links.append(("E" if step > 0 else "W", x, y))
+                x += step
+        else:
+            while y != yb:
+                step = 1 if yb > y else -1
+                links.append(("N" if step > 0 else "S", x, y))
+                y += step
+    links.append(("eject", dst))
+    return links
+
+
+def latency(link: tuple, arch: ChipArch) -> int:
+    if link[0] in ("inject", "eject"):
+        return arch.noc.local_latency_cycles
+    return arch.noc.hop_x_latency_cycles if link[0] in ("E", "W") else arch.noc.hop_y_latency_cycles
+
+
+def pairs_in_step(s: int, L: int, pipelined: bool, token_begin: int, token_end: int) -> list[tuple[int, int]]:
+    """(layer, token) pairs that timestep ``s`` handles."""
+    pairs = [(l, s - l) for l in range(L)] if pipelined else [(s % L, s // L)]
+    return [(l, t) for l, t in pairs if token_begin <= t < token_end]
+
+
+def simulate_reference(
+    trace: Trace, network: Network, mapping: Mapping, arch: ChipArch, token_begin: int, token_end: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Counters, per-step cycles and per-core busy cycles, like the Numba kernel."""
+    table = synapse_table(network, mapping, arch)
+    L = network.n_layers
+    offs = network.layer_offsets
+    pipelined = arch.pipeline == "pipelined"
+    flits = arch.noc.flits_per_packet
+    spc = Fraction(arch.cores.synops_per_cycle).limit_denominator(1_000_000)
+    unit_core = mapping.unit_core
+    n_cores = arch.cores.count
+    count = defaultdict(int)
+    busy = np.zeros(n_cores, dtype=np.int64)
+    steps = []
+    first, last = (token_begin, token_end + L - 1) if pipelined else (token_begin * L, token_end * L)
+    for s in range(first, last):
+        pairs = pairs_in_step(s, L, pipelined, token_begin, token_end)
+        # presynaptic units that send in this step, with the projections they feed
+        kinds: dict[int, set] = defaultdict(set)
+        for l, t in pairs:
+            if l == 0:
+                for u in range(network.input_size):
+                    kinds[u].add(FF)
+            else:
+                for j in np.flatnonzero(trace.layers[l - 1].events[t]):
+                    kinds[int(offs[l - 1] + j)].add(FF)
+            if t >= 1:
+                for j in np.flatnonzero(trace.layers[l].events[t - 1]):
+                    kinds[int(offs[l] + j)].add(1 - FF)
+
+        roots: list[Hop] = []
+        for u in sorted(kinds):
+            count["spikes"] += 1
+            tree: dict[tuple, Hop] = {}
+            for core in sorted(table[u]):
+                rows = [table[u][core][k] for k in sorted(kinds[u]) if k in table[u][core]]
+                syn = sum(r[0] for r in rows)
+                if syn == 0:
+                    continue
+                work = sum(r[1] for r in rows)
+                count["synops"] += syn
+                count["synapse_work"] += work
+                count["synapse_bytes"] += sum(r[2] for r in rows)
+                count["packets_sent"] += 1
+                cycles = arch.cores.synapse_overhead_cycles + math.ceil(Fraction(work) / spc)
+                parent = None
+                for link in xy_route(int(unit_core[u]), core, arch):
+                    if arch.noc.multicast == "network" and link in tree:
+                        parent = tree[link]
+                        continue
+                    hop = Hop(link)
+                    if arch.noc.multicast == "network":
+                        tree[link] = hop
+                    (roots if parent is None else parent.children).append(hop)
+                    parent = hop
+                parent.dst_core, parent.synapse_cycles = core, cycles
+        count["packets_injected"] += len(roots)
+
+        env = simpy.Environment()
+        link_free: dict[tuple, int] = defaultdict(int)
+        core_free: dict[int, int] = defaultdict(int)
+        end = [0]
+
+        def traverse(hop: Hop):
+            depart = max(env.now, link_free[hop.link])
+            count["link_wait_cycles"] += depart - env.now
+            link_free[hop.link] = depart + flits
+            yield env.timeout(depart + flits + latency(hop.link, arch) - env.now)
+            kind = hop.link[0]
+            name = "flits_local" if kind in ("inject", "eject") else ("flit_hops_x" if kind in "EW" else "flit_hops_y")
+            count[name] += flits
+            end[0] = max(end[0], env.now)
+            if hop.dst_core is not None:
+                start = max(env.now, core_free[hop.dst_core])
+                count["core_wait_cycles"] += start - env.now
+                core_free[hop.dst_core] = start + hop.synapse_cycles
+                busy[hop.dst_core] += hop.synapse_cycles
+                count["packets_received"] += 1
+                end[0] = max(end[0], start + hop.synapse_cycles)
+            for child in hop.children:
+                env.process(traverse(child))
+
+        for root in roots:
+            env.process(traverse(root))
+        env.run()
+
+        update = np.zeros(n_cores, dtype=np.int64)
+        for l, t in pairs:
+            units = unit_core[offs[l] : offs[l + 1]]
+            fired = trace.layers[l].events[t]
+            for j, core in enumerate(units):
+                g = network.gates
+                if fired[j]:
+                    count["updates_active"] += g
+                    update[core] += g * arch.cores.neuron_update_cycles_active
+                else:
+                    count["updates_inactive"] += g
+                    update[core] += g * arch.cores.neuron_update_cycles_inactive
+        busy += update
+        step = end[0] + arch.barrier_cycles + int(update.max())
+        count["barriers"] += 1
+        count["spike_phase_cycles"] += end[0]
+        count["barrier_cycles"] += arch.barrier_cycles
+        count["update_phase_cycles"] += int(update.max())
+        count["total_cycles"] += step
+        steps.append(step)
+    counters = np.array([count[name] for name in K.COUNTER_NAMES], dtype=np.int64)
+    return counters, np.array(steps, dtype=np.int64), busy

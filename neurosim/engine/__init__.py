@@ -81,19 +81,28 @@ def run_kernel(
     token_begin: int,
     token_end: int,
     chunk_steps: int | None = None,
+    steps: tuple[int, int] | None = None,
+    progress: bool = False,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Run the Numba kernel over the step range of the tokens, optionally in chunks of steps.
 
-    Chunking bounds the memory of the event matrix; totals equal the unchunked run.
+    ``steps`` restricts the run to a sub-range of timesteps (default: all steps
+    of the token range). Chunking bounds the memory of the event matrix;
+    totals equal the unchunked run.
     """
     L = len(trace.layers)
     pipelined = arrays.params[K.P_PIPELINED] == 1
-    s0, s1 = step_range(L, pipelined, token_begin, token_end)
-    chunk = (s1 - s0) if not chunk_steps else chunk_steps
+    s0, s1 = steps if steps is not None else step_range(L, pipelined, token_begin, token_end)
+    chunk = max(1, (s1 - s0) if not chunk_steps else chunk_steps)
     counters = np.zeros(K.N_COUNTERS, dtype=np.int64)
-    steps = []
+    step_cycles = []
     busy = np.zeros(arrays.params[K.P_N_CORES], dtype=np.int64)
-    for a in range(s0, s1, chunk):
+    starts = range(s0, s1, chunk)
+    if progress:
+        from tqdm import tqdm
+
+        starts = tqdm(starts, desc="simulating", unit="chunk", leave=False)
+    for a in starts:
         b = min(a + chunk, s1)
         # tokens touched by steps a..b, plus the step before for recurrent input
         first_tok = max(0, (a - L + 1 if pipelined else a // L) - 1)
@@ -106,9 +115,9 @@ def run_kernel(
             arrays.units_per_layer_core, arrays.params,
         )
         counters += c
-        steps.append(sc)
+        step_cycles.append(sc)
         busy += cb
-    return counters, np.concatenate(steps), busy
+    return counters, np.concatenate(step_cycles), busy
 
 
 def simulate(
@@ -121,6 +130,8 @@ def simulate(
     token_end: int | None = None,
     chunk_steps: int | None = None,
     arrays: EngineArrays | None = None,
+    steps: tuple[int, int] | None = None,
+    progress: bool = False,
 ) -> EngineRun:
     """Replay tokens ``token_begin <= t < token_end`` of ``trace``.
 
@@ -129,6 +140,10 @@ def simulate(
     backend : "numba" (fast) or "simpy" (reference, small cases only).
     chunk_steps : stream the event matrix in chunks of this many timesteps (numba only).
     arrays : prebuilt :func:`build_arrays` output, to reuse across calls.
+    steps : only these timesteps ``(first, stop)`` (numba only); each is then
+        exactly the same step as in a run over the whole trace when the token
+        range covers every token the steps touch.
+    progress : show a progress bar over chunks.
     """
     if backend not in BACKENDS:
         raise EngineError(f"backend: got {backend!r}; allowed: {list(BACKENDS)}")
@@ -137,15 +152,17 @@ def simulate(
     t0 = time.perf_counter()
     if backend == "numba":
         arrays = arrays if arrays is not None else build_arrays(network, mapping, arch)
-        counters, steps, busy = run_kernel(arrays, trace, token_begin, token_end, chunk_steps)
+        counters, step_cycles, busy = run_kernel(arrays, trace, token_begin, token_end, chunk_steps, steps, progress)
     else:
+        if steps is not None:
+            raise EngineError("steps: the simpy backend replays whole token ranges only")
         from neurosim.engine.reference import simulate_reference
 
-        counters, steps, busy = simulate_reference(trace, network, mapping, arch, token_begin, token_end)
+        counters, step_cycles, busy = simulate_reference(trace, network, mapping, arch, token_begin, token_end)
     elapsed = time.perf_counter() - t0
     return EngineRun(
         counts={name: int(counters[i]) for i, name in enumerate(K.COUNTER_NAMES)},
-        step_cycles=np.asarray(steps, dtype=np.int64),
+        step_cycles=np.asarray(step_cycles, dtype=np.int64),
         core_busy_cycles=np.asarray(busy, dtype=np.int64),
         token_begin=token_begin,
         token_end=token_end,

@@ -1,0 +1,224 @@
+"""The public Python API: ``neurosim.run(arch, trace) -> Result``.
+
+Data flows one way: trace -> network -> mapping -> engine -> energy -> Result.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import replace
+from pathlib import Path
+from statistics import NormalDist
+
+import numpy as np
+
+from neurosim.arch import ChipArch, load_arch
+from neurosim.energy import energy_breakdown_pj, memory_bytes
+from neurosim.engine import EngineError, build_arrays, simulate
+from neurosim.mapping import map_network
+from neurosim.network import build_network
+from neurosim.result import Result
+from neurosim.trace import Trace, load_trace, summary
+
+# two-sided 95% Student-t quantiles for 1..30 degrees of freedom
+_T975 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145, 2.131,
+         2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042)
+PER_TOKEN_FIGURES = (
+    "cycles_per_token",
+    "latency_s_per_token",
+    "time_s_per_token",
+    "synaptic_ops_per_token",
+    "packets_per_token",
+    "flit_hops_per_token",
+    "energy_pj_per_token",
+)
+
+
+def _t975(df: int) -> float:
+    return _T975[df - 1] if df <= len(_T975) else NormalDist().inv_cdf(0.975)
+
+
+def _as_arch(arch, overrides):
+    if isinstance(arch, (str, Path)):
+        return load_arch(arch, overrides)
+    if overrides:
+        from neurosim.arch import arch_from_dict
+        from neurosim.spec import apply_overrides
+
+        return arch_from_dict(apply_overrides(arch.model_dump(), overrides))
+    return arch
+
+
+def _as_trace(trace, tokens):
+    if isinstance(trace, (str, Path)):
+        return load_trace(trace, tokens)
+    if tokens is not None and tokens < trace.n_tokens:
+        if tokens < 1:
+            raise EngineError(f"tokens: got {tokens}; allowed: >= 1")
+        return trace.window(0, tokens)
+    return trace
+
+
+def result_from_counts(
+    arch: ChipArch,
+    trace: Trace,
+    counts: dict,
+    tokens: int,
+    latency_cycles_per_token: float,
+    core_busy_cycles: np.ndarray,
+    compartments_per_core: np.ndarray,
+    meta: dict,
+) -> Result:
+    """Cost ``counts`` with the architecture's tables and fill a :class:`Result`."""
+    energy = energy_breakdown_pj(counts, arch)
+    mem = memory_bytes(counts, arch)
+    total_cycles = counts["total_cycles"]
+    used = compartments_per_core > 0
+    util = core_busy_cycles[used] / max(total_cycles, 1)
+    per_tok = 1.0 / tokens
+    return Result(
+        arch=arch.name,
+        trace=trace.name,
+        backend="event",
+        tokens=tokens,
+        cycles_per_token=total_cycles * per_tok,
+        latency_s_per_token=latency_cycles_per_token * arch.cycle_s,
+        time_s_per_token=total_cycles * per_tok * arch.cycle_s,
+        synaptic_ops_per_token=counts["synops"] * per_tok,
+        packets_per_token=counts["packets_injected"] * per_tok,
+        flit_hops_per_token=(counts["flit_hops_x"] + counts["flit_hops_y"]) * per_tok,
+        memory_bytes_per_token={k: v * per_tok for k, v in mem.items()},
+        energy_pj_per_token=sum(energy.values()) * per_tok,
+        energy_breakdown_pj_per_token={k: v * per_tok for k, v in energy.items()},
+        core_utilization={
+            "min": float(util.min()) if util.size else 0.0,
+            "mean": float(util.mean()) if util.size else 0.0,
+            "max": float(util.max()) if util.size else 0.0,
+        },
+        counts={k: float(v) for k, v in counts.items()},
+        meta=meta,
+    )
+
+
+def run(
+    arch,
+    trace,
+    *,
+    tokens: int | None = None,
+    overrides: list[str] | dict | None = None,
+    batch: int = 1,
+    policy: str = "contiguous",
+    min_cores: int = 1,
+    backend: str = "numba",
+    chunk_steps: int | None = None,
+    sample: int | None = None,
+    window: int = 256,
+    seed: int = 0,
+    progress: bool = False,
+    **gpu_options,
+) -> Result:
+    """Simulate ``trace`` on ``arch`` and return per-token cycles, traffic and energy.
+
+    Parameters
+    ----------
+    arch : path of an architecture YAML, or a loaded spec (chip or GPU).
+    trace : path of a trace ``.npz``, or a :class:`~neurosim.trace.Trace`.
+    tokens : only the first ``tokens`` steps of the trace.
+    overrides : ``["key.path=value", ...]`` applied to the architecture.
+    batch : GPU specs only (event chips process one token stream).
+    policy, min_cores : mapping policy (``contiguous`` or ``balanced``) and spread.
+    backend : ``numba`` or ``simpy`` (the reference; small cases only).
+    chunk_steps : stream the trace through the engine in chunks of timesteps.
+    sample, window : simulate ``sample`` windows of ``window`` tokens (stratified,
+        random within strata with ``seed``) and report 95% confidence intervals.
+
+    Examples
+    --------
+    >>> r = run("arch_specs/loihi_like.yaml", "traces/ptb_egru90.npz", tokens=64)  # doctest: +SKIP
+    >>> r.energy_pj_per_token  # doctest: +SKIP
+    """
+    arch = _as_arch(arch, overrides)
+    trace = _as_trace(trace, tokens)
+    if not isinstance(arch, ChipArch):
+        from neurosim.gpu import simulate_gpu
+
+        return simulate_gpu(arch, trace, batch=batch, **gpu_options)
+    if gpu_options:
+        raise EngineError(f"options {sorted(gpu_options)}: only GPU specs take them")
+    if batch != 1:
+        raise EngineError(f"batch: got {batch}; allowed: 1 for an event-driven chip ({arch.name})")
+
+    t0 = time.perf_counter()
+    network = build_network(trace)
+    mapping = map_network(network, arch, policy=policy, min_cores=min_cores)
+    arrays = build_arrays(network, mapping, arch) if backend == "numba" else None
+    build_s = time.perf_counter() - t0
+    info = summary(trace)
+    meta = {
+        **trace.meta,
+        "activity_sparsity": info["activity_sparsity"],
+        "measured_weight_sparsity": info["weight_sparsity"],
+        "dense_macs_per_token": info["dense_macs_per_token"],
+        "mapping_policy": policy,
+        "cores_used": mapping.cores_used,
+        "cores_available": arch.cores.count,
+        "max_compartments_per_core": int(mapping.compartments_per_core.max()),
+        "max_synapse_bytes_per_core": int(mapping.synapse_bytes_per_core.max()),
+        "multicast": arch.noc.multicast,
+        "pipeline": arch.pipeline,
+        "synapse_format": arch.cores.synapse_format,
+        "engine_backend": backend,
+        "build_s": build_s,
+    }
+    if sample:
+        return _run_sampled(arch, trace, network, mapping, arrays, sample, window, seed, meta)
+    eng = simulate(trace, network, mapping, arch, backend=backend, chunk_steps=chunk_steps, arrays=arrays,
+                   progress=progress)
+    meta["simulate_s"] = eng.simulate_s
+    return result_from_counts(arch, trace, eng.counts, eng.tokens, eng.latency_cycles_per_token(),
+                              eng.core_busy_cycles, mapping.compartments_per_core, meta)
+
+
+def _run_sampled(arch, trace, network, mapping, arrays, sample, window, seed, meta) -> Result:
+    """Simulate ``sample`` windows of timesteps, each identical to the same steps of a full run."""
+    if arrays is None:
+        raise EngineError("sample: needs the numba backend")
+    T = trace.n_tokens
+    if sample < 2:
+        raise EngineError(f"sample: got {sample}; allowed: >= 2 windows")
+    if window < 1 or sample * window > T:
+        raise EngineError(f"window: got {window} x sample {sample}; allowed: sample * window <= {T} tokens")
+    L = len(trace.layers)
+    pipelined = arch.pipeline == "pipelined"
+    rng = np.random.default_rng(seed)
+    stratum = T // sample
+    starts = [k * stratum + int(rng.integers(0, stratum - window + 1)) for k in range(sample)]
+    per_window = []
+    counts_total: dict = {}
+    busy_total = np.zeros(arch.cores.count, dtype=np.int64)
+    t0 = time.perf_counter()
+    for a in starts:
+        steps = (a, a + window) if pipelined else (a * L, (a + window) * L)
+        tok_first = max(0, a - L + 1) if pipelined else a
+        eng = simulate(trace, network, mapping, arch, token_begin=tok_first, token_end=a + window,
+                       arrays=arrays, steps=steps)
+        latency = eng.step_cycles.mean() * L  # per token: L steps of this window, pipelined or not
+        r = result_from_counts(arch, trace, eng.counts, window, latency, eng.core_busy_cycles,
+                               mapping.compartments_per_core, meta)
+        per_window.append(r)
+        for k, v in eng.counts.items():
+            counts_total[k] = counts_total.get(k, 0) + v
+        busy_total += eng.core_busy_cycles
+    latency_all = float(np.mean([r.latency_s_per_token for r in per_window])) / arch.cycle_s
+    meta = {**meta, "sample_windows": sample, "sample_window_tokens": window, "sample_starts": starts,
+            "simulate_s": time.perf_counter() - t0}
+    pooled = result_from_counts(arch, trace, counts_total, sample * window, latency_all, busy_total,
+                                mapping.compartments_per_core, meta)
+    intervals = {}
+    for name in PER_TOKEN_FIGURES:
+        values = np.array([getattr(r, name) for r in per_window])
+        half = _t975(sample - 1) * values.std(ddof=1) / math.sqrt(sample)
+        centre = getattr(pooled, name)
+        intervals[name] = [float(centre - half), float(centre + half)]
+    return replace(pooled, intervals=intervals)

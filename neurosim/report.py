@@ -1,0 +1,101 @@
+"""The report stage: write :class:`~neurosim.result.Result` objects as a table, JSON, CSV or Parquet."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from neurosim.result import Result
+
+FORMATS = ("table", "json", "csv", "parquet")
+
+
+def _si(value: float, unit: str) -> str:
+    for factor, prefix in ((1e-12, "p"), (1e-9, "n"), (1e-6, "u"), (1e-3, "m"), (1.0, "")):
+        if abs(value) < factor * 1000 or prefix == "":
+            return f"{value / factor:,.3f} {prefix}{unit}"
+    return f"{value:.3g} {unit}"
+
+
+def format_table(result: Result) -> str:
+    """A human-readable report of one result."""
+    r = result
+    m = r.meta
+    lines = [
+        f"neurosim report: trace {r.trace} on {r.arch} ({r.backend}), {r.tokens} tokens",
+    ]
+    if m.get("model"):
+        lines.append(
+            f"  model {m.get('model')} {m.get('hidden_sizes')} gates={m.get('gates')}  "
+            f"weight sparsity {m.get('measured_weight_sparsity', m.get('weight_sparsity', 0)):.3f}  "
+            f"activity sparsity {m.get('activity_sparsity', float('nan')):.3f}  perplexity {m.get('perplexity')}"
+        )
+    if r.backend == "event":
+        lines.append(
+            f"  mapping {m.get('mapping_policy')}: {m.get('cores_used')}/{m.get('cores_available')} cores, "
+            f"multicast={m.get('multicast')}, pipeline={m.get('pipeline')}, synapse format={m.get('synapse_format')}"
+        )
+    rows = [
+        ("cycles per token", f"{r.cycles_per_token:,.1f}"),
+        ("time per token", _si(r.time_s_per_token, "s")),
+        ("latency per token", _si(r.latency_s_per_token, "s")),
+        ("tokens per second", f"{r.tokens_per_s:,.1f}"),
+        ("synaptic ops per token", f"{r.synaptic_ops_per_token:,.1f}"),
+        ("packets per token", f"{r.packets_per_token:,.1f}"),
+        ("flit-hops per token", f"{r.flit_hops_per_token:,.1f}"),
+        ("energy per token", _si(r.energy_pj_per_token * 1e-12, "J")),
+    ]
+    width = max(len(k) for k, _ in rows)
+    for label, value in rows:
+        lines.append(f"  {label:<{width}}  {value}")
+    if r.intervals:
+        lines.append("  95% confidence intervals (sampled windows):")
+        for name, (low, high) in r.intervals.items():
+            lines.append(f"    {name:<24} [{low:,.4g}, {high:,.4g}]")
+    lines.append("  memory traffic per token:")
+    for level, b in r.memory_bytes_per_token.items():
+        lines.append(f"    {level:<16} {b:>14,.1f} B")
+    lines.append("  energy per token by component:")
+    total = r.energy_pj_per_token or 1.0
+    for comp, e in sorted(r.energy_breakdown_pj_per_token.items(), key=lambda kv: -kv[1]):
+        lines.append(f"    {comp:<16} {e:>14,.1f} pJ  {100 * e / total:5.1f}%")
+    u = r.core_utilization
+    lines.append(f"  core utilization min/mean/max: {u['min']:.3f} / {u['mean']:.3f} / {u['max']:.3f}")
+    return "\n".join(lines)
+
+
+def frame(results: list[Result]) -> pd.DataFrame:
+    """One row per result, nested figures as ``outer.inner`` columns."""
+    return pd.DataFrame([r.to_flat_dict() for r in results])
+
+
+def render(result: Result, fmt: str) -> str:
+    """The report as text in ``fmt`` (table, json or csv)."""
+    if fmt == "table":
+        return format_table(result)
+    if fmt == "json":
+        return result.to_json()
+    if fmt == "csv":
+        return frame([result]).to_csv(index=False)
+    raise ValueError(f"--format: got {fmt!r}; allowed: {list(FORMATS[:3])} (parquet needs --out)")
+
+
+def write(results: list[Result], path: str | Path, fmt: str | None = None) -> Path:
+    """Write results to ``path``; the format follows ``fmt`` or the file suffix."""
+    path = Path(path)
+    fmt = fmt or {".json": "json", ".csv": "csv", ".parquet": "parquet", ".txt": "table"}.get(path.suffix, "table")
+    if fmt not in FORMATS:
+        raise ValueError(f"--format: got {fmt!r}; allowed: {list(FORMATS)}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if fmt == "parquet":
+        frame(results).to_parquet(path, index=False)
+    elif fmt == "csv":
+        frame(results).to_csv(path, index=False)
+    elif fmt == "json":
+        data = [r.to_dict() for r in results]
+        path.write_text(json.dumps(data[0] if len(data) == 1 else data, indent=2, default=float) + "\n")
+    else:
+        path.write_text("\n\n".join(format_table(r) for r in results) + "\n")
+    return path

@@ -1,0 +1,180 @@
+"""Engine physics: Numba kernel == SimPy reference, exact op counts, conservation, monotonicity."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import replace
+
+import numpy as np
+import pytest
+from conftest import make_arch
+
+from neurosim.engine import EngineError, simulate
+from neurosim.mapping import map_network
+from neurosim.network import build_network
+from neurosim.trace import LayerTrace, synops_per_step, synthetic
+
+GRID = list(
+    itertools.product(
+        ["source", "network"],  # multicast
+        ["pipelined", "sequential"],  # pipeline
+        ["sparse", "bitmap", "dense"],  # synapse format
+        ["contiguous", "balanced"],  # mapping policy
+    )
+)
+
+
+def _case(seed, multicast, pipeline, fmt, policy, routing="xy"):
+    gates = 3 if seed % 2 else 4
+    trace = synthetic([20, 14, 9], input_size=8, activity=0.15 + 0.1 * (seed % 5), weight_sparsity=0.3 + 0.1 * (seed % 6),
+                      tokens=7, seed=seed, gates=gates)
+    arch = make_arch(noc__multicast=multicast, cores__synapse_format=fmt, noc__routing=routing, pipeline=pipeline)
+    network = build_network(trace)
+    mapping = map_network(network, arch, policy=policy, min_cores=8)
+    return trace, network, mapping, arch
+
+
+@pytest.mark.parametrize("multicast, pipeline, fmt, policy", GRID)
+def test_numba_matches_simpy_exactly(multicast, pipeline, fmt, policy):
+    """Every counter, every step's cycles and every core's busy cycles agree exactly."""
+    for seed in (0, 1):
+        trace, network, mapping, arch = _case(seed, multicast, pipeline, fmt, policy, routing="yx" if seed else "xy")
+        fast = simulate(trace, network, mapping, arch, backend="numba")
+        ref = simulate(trace, network, mapping, arch, backend="simpy")
+        assert fast.counts == ref.counts
+        np.testing.assert_array_equal(fast.step_cycles, ref.step_cycles)
+        np.testing.assert_array_equal(fast.core_busy_cycles, ref.core_busy_cycles)
+
+
+@pytest.mark.parametrize("multicast, pipeline", [("source", "pipelined"), ("network", "sequential")])
+def test_contention_happens_and_agrees(multicast, pipeline):
+    """A congested case (wide packets, slow links) queues packets, and both models agree on it."""
+    trace = synthetic([30, 30], input_size=12, activity=0.6, weight_sparsity=0.2, tokens=5, seed=9)
+    arch = make_arch(noc__multicast=multicast, noc__flit_bits=8, noc__payload_bits=16, pipeline=pipeline,
+                     cores__synapse_overhead_cycles=0, cores__synops_per_cycle=4)
+    network = build_network(trace)
+    mapping = map_network(network, arch, min_cores=8)
+    fast = simulate(trace, network, mapping, arch)
+    ref = simulate(trace, network, mapping, arch, backend="simpy")
+    assert fast.counts["link_wait_cycles"] > 0
+    assert fast.counts == ref.counts
+    np.testing.assert_array_equal(fast.step_cycles, ref.step_cycles)
+
+
+@pytest.mark.parametrize("multicast, pipeline, fmt, policy", GRID[::3])
+def test_synops_equal_the_trace_formula(multicast, pipeline, fmt, policy):
+    """The engine's synop count is exactly the trace format's formula."""
+    trace, network, mapping, arch = _case(4, multicast, pipeline, fmt, policy)
+    run = simulate(trace, network, mapping, arch)
+    assert run.counts["synops"] == synops_per_step(trace).sum()
+
+
+@pytest.mark.parametrize("multicast", ["source", "network"])
+def test_every_packet_sent_is_received(multicast):
+    """Conservation: deliveries created equal deliveries processed by cores."""
+    trace, network, mapping, arch = _case(2, multicast, "pipelined", "sparse", "balanced")
+    run = simulate(trace, network, mapping, arch)
+    assert run.counts["packets_sent"] == run.counts["packets_received"] > 0
+    if multicast == "source":
+        assert run.counts["packets_injected"] == run.counts["packets_sent"]
+    else:
+        assert run.counts["packets_injected"] <= run.counts["packets_sent"]
+
+
+def test_flits_local_count_two_per_delivery_in_source_mode():
+    """With source replication every packet crosses one injection and one ejection link."""
+    trace, network, mapping, arch = _case(3, "source", "pipelined", "sparse", "contiguous")
+    run = simulate(trace, network, mapping, arch)
+    assert run.counts["flits_local"] == 2 * arch.noc.flits_per_packet * run.counts["packets_sent"]
+
+
+def test_in_network_multicast_never_costs_more_flit_hops():
+    """Sharing route prefixes can only save mesh traffic."""
+    costs = []
+    for multicast in ("source", "network"):
+        trace, network, mapping, arch = _case(5, multicast, "pipelined", "sparse", "balanced")
+        run = simulate(trace, network, mapping, arch)
+        costs.append(run.counts["flit_hops_x"] + run.counts["flit_hops_y"])
+    assert costs[1] <= costs[0]
+
+
+def _with_more_events(trace, rng, p=0.2):
+    layers = []
+    for layer in trace.layers:
+        extra = rng.random(layer.events.shape) < p
+        layers.append(replace(layer, events=layer.events | extra, values=None))
+    return replace(trace, layers=tuple(layers))
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_more_activity_never_costs_fewer_synops_or_cycles(seed):
+    """Adding events to a trace (a superset) never lowers synops, packets, energy-relevant counts or cycles."""
+    rng = np.random.default_rng(seed)
+    trace, network, mapping, arch = _case(seed, "source" if seed % 2 else "network", "pipelined", "sparse", "balanced")
+    more = _with_more_events(trace, rng)
+    base = simulate(trace, network, mapping, arch)
+    bigger = simulate(more, network, mapping, arch)
+    for key in ("synops", "packets_sent", "flit_hops_x", "flit_hops_y", "updates_active", "total_cycles"):
+        assert bigger.counts[key] >= base.counts[key], key
+
+
+def test_same_input_same_result():
+    """Determinism: two runs of the same case are identical."""
+    trace, network, mapping, arch = _case(6, "network", "pipelined", "bitmap", "balanced")
+    a = simulate(trace, network, mapping, arch)
+    b = simulate(trace, network, mapping, arch)
+    assert a.counts == b.counts
+    np.testing.assert_array_equal(a.step_cycles, b.step_cycles)
+
+
+@pytest.mark.parametrize("pipeline", ["pipelined", "sequential"])
+def test_streaming_in_chunks_equals_one_pass(pipeline):
+    """Chunks of timesteps give exactly the in-memory run."""
+    trace, network, mapping, arch = _case(7, "source", pipeline, "sparse", "contiguous")
+    whole = simulate(trace, network, mapping, arch)
+    for chunk in (1, 2, 5):
+        part = simulate(trace, network, mapping, arch, chunk_steps=chunk)
+        assert part.counts == whole.counts
+        np.testing.assert_array_equal(part.step_cycles, whole.step_cycles)
+
+
+def test_step_subrange_reproduces_the_same_steps():
+    """Steps simulated on their own equal the same steps inside a whole run."""
+    trace, network, mapping, arch = _case(8, "source", "pipelined", "sparse", "contiguous")
+    whole = simulate(trace, network, mapping, arch)
+    L = network.n_layers
+    part = simulate(trace, network, mapping, arch, token_begin=3 - L + 1, token_end=6, steps=(3, 6))
+    np.testing.assert_array_equal(part.step_cycles, whole.step_cycles[3:6])
+
+
+def test_silent_trace_sends_only_the_input():
+    """With no events, only the dense input reaches layer 0 and no layer talks to another."""
+    trace = synthetic([12, 10], input_size=6, activity=0.0, weight_sparsity=0.5, tokens=4, seed=1)
+    network = build_network(trace)
+    arch = make_arch()
+    run = simulate(trace, network, map_network(network, arch), arch)
+    expected = trace.n_tokens * int(trace.layers[0].w_in_mask.sum())
+    assert run.counts["synops"] == expected
+    assert run.counts["updates_active"] == 0
+
+
+def test_bad_range_and_backend_are_named(small_trace):
+    network = build_network(small_trace)
+    arch = make_arch()
+    mapping = map_network(network, arch)
+    with pytest.raises(EngineError, match="backend"):
+        simulate(small_trace, network, mapping, arch, backend="verilog")
+    with pytest.raises(EngineError, match="tokens"):
+        simulate(small_trace, network, mapping, arch, token_end=99)
+
+
+def test_events_drive_updates_exactly(small_trace):
+    """Active compartment updates = gates x events over the run."""
+    network = build_network(small_trace)
+    arch = make_arch()
+    run = simulate(small_trace, network, map_network(network, arch), arch)
+    events = sum(int(layer.events.sum()) for layer in small_trace.layers)
+    units = sum(small_trace.hidden_sizes) * small_trace.n_tokens
+    assert run.counts["updates_active"] == small_trace.gates * events
+    assert run.counts["updates_active"] + run.counts["updates_inactive"] == small_trace.gates * units
+    assert isinstance(small_trace.layers[0], LayerTrace)

@@ -93,6 +93,9 @@ def run_kernel(
     L = len(trace.layers)
     pipelined = arrays.params[K.P_PIPELINED] == 1
     s0, s1 = steps if steps is not None else step_range(L, pipelined, token_begin, token_end)
+    if not chunk_steps and progress and s1 - s0 > 4096:
+        chunk_steps = -(-(s1 - s0) // 50)  # 50 chunks so the progress bar moves
+    progress = progress and bool(chunk_steps) and (s1 - s0) > chunk_steps
     chunk = max(1, (s1 - s0) if not chunk_steps else chunk_steps)
     counters = np.zeros(K.N_COUNTERS, dtype=np.int64)
     step_cycles = []

@@ -1,0 +1,153 @@
+"""Public API and CLI: required report keys, energy = counts x table, one-line errors."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from conftest import TINY_ARCH, make_arch
+
+import neurosim
+from neurosim.cli import main
+from neurosim.energy import energy_breakdown_pj
+from neurosim.trace import save_trace, summary, synthetic
+
+REQUIRED_KEYS = {
+    "tokens", "cycles_per_token", "latency_s_per_token", "synaptic_ops_per_token", "packets_per_token",
+    "flit_hops_per_token", "memory_bytes_per_token", "energy_pj_per_token", "energy_breakdown_pj_per_token",
+    "core_utilization",
+}
+
+
+@pytest.fixture
+def files(tmp_path):
+    arch = tmp_path / "tiny.yaml"
+    arch.write_text(yaml.safe_dump(TINY_ARCH))
+    trace = save_trace(synthetic([24, 16], input_size=10, activity=0.3, weight_sparsity=0.6, tokens=12, seed=3),
+                       tmp_path / "t.npz")
+    return arch, trace
+
+
+def test_energy_is_counts_times_table(files):
+    """Total energy = sum over actions of count x pJ, plus static power x time, computed by hand."""
+    arch_path, trace_path = files
+    r = neurosim.run(arch_path, trace_path)
+    c, e, T = r.counts, TINY_ARCH["energy_pj"], r.tokens
+    seconds = c["total_cycles"] / TINY_ARCH["clock_hz"]
+    by_hand = (
+        c["synops"] * e["synop"] + c["synapse_bytes"] * e["synapse_read_per_byte"]
+        + c["updates_active"] * e["neuron_update_active"] + c["updates_inactive"] * e["neuron_update_inactive"]
+        + (c["updates_active"] + c["updates_inactive"]) * 2 * 16 / 8 * e["state_access_per_byte"]
+        + c["packets_injected"] * e["spike_out"] + c["packets_sent"] * 4 * e["axon_read_per_byte"]
+        + c["flit_hops_x"] * e["hop_x_per_flit"] + c["flit_hops_y"] * e["hop_y_per_flit"]
+        + c["barriers"] * e["barrier"] + TINY_ARCH["static_power_w"] * seconds * 1e12
+    )
+    assert r.energy_pj_per_token == pytest.approx(by_hand / T, rel=1e-12)
+    assert sum(r.energy_breakdown_pj_per_token.values()) == pytest.approx(r.energy_pj_per_token)
+
+
+def test_recosting_counts_equals_rerun(files):
+    """Energy from cached counts under new constants equals a fresh run with those constants."""
+    arch_path, trace_path = files
+    r = neurosim.run(arch_path, trace_path)
+    fresh = neurosim.run(arch_path, trace_path, overrides=["energy_pj.synop=7.5", "static_power_w=0.3"])
+    recost = energy_breakdown_pj({k: int(v) for k, v in r.counts.items()},
+                                 make_arch(energy_pj={**TINY_ARCH["energy_pj"], "synop": 7.5}, static_power_w=0.3))
+    assert sum(recost.values()) / r.tokens == pytest.approx(fresh.energy_pj_per_token)
+
+
+def test_result_has_the_report_keys_and_frames(files):
+    arch_path, trace_path = files
+    r = neurosim.run(arch_path, trace_path, tokens=8)
+    d = r.to_dict()
+    assert REQUIRED_KEYS <= set(d)
+    assert d["tokens"] == 8
+    assert set(d["core_utilization"]) == {"min", "mean", "max"}
+    df = r.to_dataframe()
+    assert isinstance(df, pd.DataFrame) and len(df) == 1
+    assert "energy_breakdown_pj_per_token.synapse" in df.columns
+    assert r.synaptic_ops_per_token == pytest.approx(summary(neurosim.load_trace(trace_path, 8))["synaptic_ops_per_token"])
+
+
+def test_cli_run_json(files, capsys):
+    arch_path, trace_path = files
+    assert main(["run", "--arch", str(arch_path), "--trace", str(trace_path), "--format", "json", "--quiet"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert REQUIRED_KEYS <= set(out)
+
+
+@pytest.mark.parametrize("suffix", [".json", ".csv", ".parquet", ".txt"])
+def test_cli_run_writes_files(files, tmp_path, suffix):
+    arch_path, trace_path = files
+    out = tmp_path / f"report{suffix}"
+    fmt = {".json": "json", ".csv": "csv", ".parquet": "parquet", ".txt": "table"}[suffix]
+    assert main(["run", "--arch", str(arch_path), "--trace", str(trace_path), "--out", str(out), "--format", fmt,
+                 "--quiet"]) == 0
+    assert out.stat().st_size > 0
+    if suffix == ".parquet":
+        assert pd.read_parquet(out).loc[0, "tokens"] == 12
+
+
+def test_cli_table_and_trace_info(files, capsys):
+    arch_path, trace_path = files
+    assert main(["run", "--arch", str(arch_path), "--trace", str(trace_path), "--quiet"]) == 0
+    assert "energy per token by component" in capsys.readouterr().out
+    assert main(["trace", "info", str(trace_path), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["tokens"] == 12
+
+
+def test_cli_validate(files, capsys):
+    arch_path, _ = files
+    assert main(["validate", str(arch_path)]) == 0
+    assert "valid" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["validate", "{arch}", "--set", "noc.multicast=flood"], "noc.multicast: got 'flood'"),
+        (["run", "--arch", "{arch}", "--trace", "{tmp}/missing.npz"], "no such file"),
+        (["run", "--arch", "{tmp}/none.yaml", "--trace", "{trace}"], "none.yaml: no such file"),
+        (["run", "--arch", "{arch}", "--trace", "{trace}", "--policy", "zigzag"], "mapping policy: got 'zigzag'"),
+        (["run", "--arch", "{arch}", "--trace", "{trace}", "--batch", "4"], "batch: got 4"),
+        (["run", "--arch", "{arch}", "--trace", "{trace}", "--backend", "fpga"], "backend: got 'fpga'"),
+    ],
+)
+def test_cli_errors_are_one_line(files, tmp_path, capsys, argv, message):
+    """Bad input exits 2 with one line naming the field and the bad value."""
+    arch_path, trace_path = files
+    argv = [a.format(arch=arch_path, trace=trace_path, tmp=tmp_path) for a in argv]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err
+    assert len(err.splitlines()) == 1
+
+
+def test_bad_yaml_syntax_is_one_line(tmp_path, capsys):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("version: 1\ncores: [unclosed\n")
+    assert main(["validate", str(bad)]) == 2
+    assert len(capsys.readouterr().err.strip().splitlines()) == 1
+
+
+def test_sampling_interval_covers_the_full_run():
+    """95% intervals from sampled windows cover the full-run value on a stationary trace."""
+    trace = synthetic([32, 24], input_size=12, activity=0.2, weight_sparsity=0.7, tokens=400, seed=11)
+    arch = make_arch()
+    full = neurosim.run(arch, trace)
+    sampled = neurosim.run(arch, trace, sample=8, window=20, seed=1)
+    for name in ("cycles_per_token", "energy_pj_per_token", "synaptic_ops_per_token"):
+        low, high = sampled.intervals[name]
+        assert low <= getattr(full, name) <= high, name
+        assert high > low
+
+
+def test_api_accepts_objects_and_paths(files):
+    arch_path, trace_path = files
+    a = neurosim.run(arch_path, trace_path)
+    b = neurosim.run(neurosim.load_arch(arch_path), neurosim.load_trace(trace_path))
+    assert a.counts == b.counts
+    assert np.isclose(a.energy_pj_per_token, b.energy_pj_per_token)

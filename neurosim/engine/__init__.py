@@ -62,19 +62,6 @@ def _check_range(trace: Trace, token_begin: int, token_end: int | None) -> int:
     return token_end
 
 
-def _warm_up() -> float:
-    """Compile (or load from the cache) the kernel on a tiny case; seconds spent."""
-    t0 = time.perf_counter()
-    K.simulate_steps(
-        np.zeros((1, 1), np.uint8), 0, 0, 1, 0, 1,
-        np.array([1, 2], np.int64), 1, np.zeros(2, np.int64),
-        np.zeros(3, np.int64), np.zeros(0, np.int64), np.zeros((0, 2), np.int64),
-        np.zeros((0, 2), np.int64), np.zeros((0, 2), np.int64), np.ones((1, 1), np.int64),
-        np.array([1, 1, 1, 1, 0, 1, 1, 1, 1, 0, 1, 1, 1, 0, 1, 0, 1], np.int64),
-    )
-    return time.perf_counter() - t0
-
-
 def run_kernel(
     arrays: EngineArrays,
     trace: Trace,
@@ -115,7 +102,8 @@ def run_kernel(
             fired, first_tok, token_begin, token_end, a, b,
             arrays.layer_offsets, arrays.gates, arrays.unit_core,
             arrays.out_ptr, arrays.out_core, arrays.out_synops, arrays.out_work, arrays.out_bytes,
-            arrays.units_per_layer_core, arrays.params,
+            arrays.units_per_layer_core, arrays.route_ptr, arrays.route_links, arrays.route_entry,
+            arrays.route_cost, arrays.route_hops, arrays.params,
         )
         counters += c
         step_cycles.append(sc)
@@ -175,4 +163,4 @@ def simulate(
     )
 
 
-__all__ = ["BACKENDS", "EngineError", "EngineRun", "simulate", "run_kernel", "build_arrays", "_warm_up"]
+__all__ = ["BACKENDS", "EngineError", "EngineRun", "simulate", "run_kernel", "build_arrays"]

@@ -27,6 +27,11 @@ class EngineArrays:
     out_work: np.ndarray
     out_bytes: np.ndarray
     units_per_layer_core: np.ndarray
+    route_ptr: np.ndarray
+    route_links: np.ndarray
+    route_entry: np.ndarray
+    route_cost: np.ndarray
+    route_hops: np.ndarray
     params: np.ndarray
 
 
@@ -100,6 +105,14 @@ def build_arrays(network: Network, mapping: Mapping, arch: ChipArch) -> EngineAr
     units_per_layer_core = np.zeros((network.n_layers, n_cores), dtype=np.int64)
     for l in range(network.n_layers):
         units_per_layer_core[l] = np.bincount(unit_core[offs[l] : offs[l + 1]], minlength=n_cores)
+    params = kernel_params(arch)
+    route_ptr, route_links = K.entry_routes(out_ptr, out_core, unit_core.astype(np.int64), params)
+    route_entry = np.repeat(np.arange(n, dtype=np.int64), np.diff(route_ptr))
+    link_class = link_classes(arch)[route_links]  # 0 local, 1 x, 2 y
+    latency = np.array([arch.noc.local_latency_cycles, arch.noc.hop_x_latency_cycles, arch.noc.hop_y_latency_cycles])
+    route_cost = (arch.noc.flits_per_packet + latency[link_class]).astype(np.int64)
+    route_hops = np.zeros((n, 3), dtype=np.int64)
+    np.add.at(route_hops, (route_entry, link_class), 1)
     return EngineArrays(
         layer_offsets=offs.astype(np.int64),
         gates=int(network.gates),
@@ -110,8 +123,20 @@ def build_arrays(network: Network, mapping: Mapping, arch: ChipArch) -> EngineAr
         out_work=out_work,
         out_bytes=out_bytes,
         units_per_layer_core=units_per_layer_core,
-        params=kernel_params(arch),
+        route_ptr=route_ptr,
+        route_links=route_links,
+        route_entry=route_entry,
+        route_cost=route_cost,
+        route_hops=route_hops,
+        params=params,
     )
+
+
+def link_classes(arch: ChipArch) -> np.ndarray:
+    """Class of every link id: 0 injection/ejection, 1 east/west, 2 north/south."""
+    n_cores = arch.cores.count
+    mesh = np.tile(np.array([1, 1, 2, 2], dtype=np.int64), arch.n_routers)
+    return np.concatenate([np.zeros(2 * n_cores, dtype=np.int64), mesh])
 
 
 def fired_matrix(trace: Trace, first: int = 0, stop: int | None = None) -> np.ndarray:

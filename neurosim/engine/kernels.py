@@ -150,40 +150,11 @@ def link_latency(link, p):
 
 
 @njit(cache=True)
-def _heap_push(keys, vals, size, key, val):
-    i = size
-    keys[i] = key
-    vals[i] = val
-    while i > 0:
-        parent = (i - 1) >> 1
-        if keys[parent] <= keys[i]:
-            break
-        keys[parent], keys[i] = keys[i], keys[parent]
-        vals[parent], vals[i] = vals[i], vals[parent]
-        i = parent
-    return size + 1
-
-
-@njit(cache=True)
-def _heap_pop(keys, vals, size):
-    key, val = keys[0], vals[0]
-    size -= 1
-    keys[0] = keys[size]
-    vals[0] = vals[size]
-    i = 0
-    while True:
-        left = 2 * i + 1
-        if left >= size:
-            break
-        child = left
-        if left + 1 < size and keys[left + 1] < keys[left]:
-            child = left + 1
-        if keys[i] <= keys[child]:
-            break
-        keys[child], keys[i] = keys[i], keys[child]
-        vals[child], vals[i] = vals[i], vals[child]
-        i = child
-    return key, val, size
+def _grow_fill(a, n):
+    """``a`` extended to length ``n`` with -1 (calendar buckets)."""
+    b = np.full(n, -1, dtype=a.dtype)
+    b[: a.shape[0]] = a
+    return b
 
 
 @njit(cache=True)
@@ -195,7 +166,26 @@ def _grow(a, n):
     return b
 
 
-SEQ_BITS = 32
+
+@njit(cache=True)
+def entry_routes(out_ptr, out_core, unit_core, p):
+    """The route of every destination entry (presynaptic unit -> core), CSR: (ptr, links)."""
+    n_units = out_ptr.shape[0] - 1
+    n_entries = out_core.shape[0]
+    path = np.empty(4 + p[P_MESH_X] + p[P_MESH_Y], dtype=np.int64)
+    lengths = np.empty(n_entries, dtype=np.int64)
+    for u in range(n_units):
+        for k in range(out_ptr[u], out_ptr[u + 1]):
+            lengths[k] = route(unit_core[u], out_core[k], p, path)
+    ptr = np.zeros(n_entries + 1, dtype=np.int64)
+    for k in range(n_entries):
+        ptr[k + 1] = ptr[k] + lengths[k]
+    links = np.empty(ptr[n_entries], dtype=np.int64)
+    for u in range(n_units):
+        for k in range(out_ptr[u], out_ptr[u + 1]):
+            n = route(unit_core[u], out_core[k], p, path)
+            links[ptr[k] : ptr[k] + n] = path[:n]
+    return ptr, links
 
 
 @njit(cache=True)
@@ -215,6 +205,11 @@ def simulate_steps(
     out_work,
     out_bytes,
     units_per_layer_core,
+    route_ptr,
+    route_links,
+    route_entry,
+    route_cost,
+    route_hops,
     p,
 ):
     """Replay timesteps ``step_begin <= s < step_end`` of tokens ``token_begin <= t < token_end``.
@@ -237,6 +232,9 @@ def simulate_steps(
         Per destination entry, for the ff (column 0) and rec (column 1) projection:
         nonzero synapses, synapse entries processed, synapse-memory bytes read.
     units_per_layer_core : int64 [L, n_cores]
+    route_ptr, route_links : CSR over destination entries of their links (:func:`entry_routes`).
+    route_entry, route_cost : per route position, its entry and ``flits + latency`` of its link.
+    route_hops : int64 [n_entries, 3], local, x and y links of each entry's route.
     p : int64 [N_PARAMS]
 
     Returns
@@ -268,7 +266,6 @@ def simulate_steps(
     link_edge = np.full(n_links, -1, dtype=np.int64)
     fired_on_core = np.zeros(n_cores, dtype=np.int64)
     update_cycles = np.zeros(n_cores, dtype=np.int64)
-    path = np.empty(2 + p[P_MESH_X] + p[P_MESH_Y] + 2, dtype=np.int64)
 
     cap = 1024
     e_link = np.empty(cap, dtype=np.int64)
@@ -278,8 +275,11 @@ def simulate_steps(
     e_dst = np.empty(cap, dtype=np.int64)
     e_cycles = np.empty(cap, dtype=np.int64)
     roots = np.empty(cap, dtype=np.int64)
-    heap_keys = np.empty(cap, dtype=np.int64)
-    heap_vals = np.empty(cap, dtype=np.int64)
+    ev_next = np.empty(max(cap, route_links.shape[0]), dtype=np.int64)
+    entry_cycles = np.zeros(out_core.shape[0], dtype=np.int64)
+    bucket_head = np.full(1024, -1, dtype=np.int64)
+    bucket_tail = np.full(1024, -1, dtype=np.int64)
+    max_latency = max(p[P_LOCAL_LAT], p[P_HOP_X_LAT], p[P_HOP_Y_LAT])
 
     for si in range(n_steps):
         s = s_begin + si
@@ -312,38 +312,153 @@ def simulate_steps(
                 active_units[n_active] = u
                 n_active += 1
 
-        # ---- build the packets (edges of link traversals) in unit order, destination order
-        n_edges = 0
-        n_roots = 0
-        for a in range(n_active):
-            u = active_units[a]
-            su = sel[u]
-            sel[u] = 0
-            src = unit_core[u]
-            counters[SPIKES] += 1
-            first_edge = n_edges
-            for k in range(out_ptr[u], out_ptr[u + 1]):
-                syn = 0
-                work = 0
-                nbytes = 0
-                if su & SEL_FF:
-                    syn += out_synops[k, 0]
-                    work += out_work[k, 0]
-                    nbytes += out_bytes[k, 0]
-                if su & SEL_REC:
-                    syn += out_synops[k, 1]
-                    work += out_work[k, 1]
-                    nbytes += out_bytes[k, 1]
-                if syn == 0:
-                    continue
-                dst = out_core[k]
-                counters[SYNOPS] += syn
-                counters[SYNAPSE_WORK] += work
-                counters[SYNAPSE_BYTES] += nbytes
-                counters[PACKETS_SENT] += 1
-                cycles = p[P_OVERHEAD] + (work * p[P_SPC_DEN] + p[P_SPC_NUM] - 1) // p[P_SPC_NUM]
-                n_path = route(src, dst, p, path)
-                need = n_edges + n_path
+        if not multicast:
+            # ---- source replication: a packet is one destination entry, an event one
+            # position of its route, so nothing is built; events run in (time, order scheduled)
+            for i in range(n_links):
+                link_free[i] = 0
+            for c in range(n_cores):
+                core_free[c] = 0
+            n_synops = 0
+            n_work = 0
+            n_bytes = 0
+            n_sent = 0
+            n_link_wait = 0
+            n_core_wait = 0
+            n_received = 0
+            n_local = 0
+            n_x = 0
+            n_y = 0
+            overhead = p[P_OVERHEAD]
+            spc_num = p[P_SPC_NUM]
+            spc_den = p[P_SPC_DEN]
+            pending = 0
+            for a in range(n_active):
+                u = active_units[a]
+                su = sel[u]
+                sel[u] = 0
+                for k in range(out_ptr[u], out_ptr[u + 1]):
+                    if su == SEL_FF:
+                        syn = out_synops[k, 0]
+                        work = out_work[k, 0]
+                        nbytes = out_bytes[k, 0]
+                    elif su == SEL_REC:
+                        syn = out_synops[k, 1]
+                        work = out_work[k, 1]
+                        nbytes = out_bytes[k, 1]
+                    else:
+                        syn = out_synops[k, 0] + out_synops[k, 1]
+                        work = out_work[k, 0] + out_work[k, 1]
+                        nbytes = out_bytes[k, 0] + out_bytes[k, 1]
+                    if syn == 0:
+                        continue
+                    n_synops += syn
+                    n_work += work
+                    n_bytes += nbytes
+                    n_sent += 1
+                    entry_cycles[k] = overhead + (work * spc_den + spc_num - 1) // spc_num
+                    n_local += route_hops[k, 0]
+                    n_x += route_hops[k, 1]
+                    n_y += route_hops[k, 2]
+                    i = route_ptr[k]
+                    link = route_links[i]
+                    depart = link_free[link]
+                    n_link_wait += depart
+                    link_free[link] = depart + flits
+                    arrive = depart + route_cost[i]
+                    if arrive >= bucket_head.shape[0]:
+                        w = bucket_head.shape[0]
+                        while w <= arrive:
+                            w *= 2
+                        bucket_head = _grow_fill(bucket_head, w)
+                        bucket_tail = _grow_fill(bucket_tail, w)
+                    ev_next[i] = -1
+                    if bucket_head[arrive] < 0:
+                        bucket_head[arrive] = i
+                    else:
+                        ev_next[bucket_tail[arrive]] = i
+                    bucket_tail[arrive] = i
+                    pending += 1
+            n_injected = n_sent
+            phase_end = 0
+            now = 0
+            while pending > 0:
+                i = bucket_head[now]
+                while i >= 0:
+                    pending -= 1
+                    if now > phase_end:
+                        phase_end = now
+                    k = route_entry[i]
+                    if i + 1 == route_ptr[k + 1]:  # ejected: into the core's input queue
+                        dst = out_core[k]
+                        start = core_free[dst]
+                        if start < now:
+                            start = now
+                        n_core_wait += start - now
+                        finish = start + entry_cycles[k]
+                        core_free[dst] = finish
+                        core_busy[dst] += entry_cycles[k]
+                        n_received += 1
+                        if finish > phase_end:
+                            phase_end = finish
+                    else:
+                        j = i + 1
+                        link = route_links[j]
+                        depart = link_free[link]
+                        if depart < now:
+                            depart = now
+                        n_link_wait += depart - now
+                        link_free[link] = depart + flits
+                        arrive = depart + route_cost[j]
+                        if arrive >= bucket_head.shape[0]:
+                            w = bucket_head.shape[0]
+                            while w <= arrive:
+                                w *= 2
+                            bucket_head = _grow_fill(bucket_head, w)
+                            bucket_tail = _grow_fill(bucket_tail, w)
+                        ev_next[j] = -1
+                        if bucket_head[arrive] < 0:
+                            bucket_head[arrive] = j
+                        else:
+                            ev_next[bucket_tail[arrive]] = j
+                        bucket_tail[arrive] = j
+                        pending += 1
+                    i = ev_next[i]
+                bucket_head[now] = -1
+                bucket_tail[now] = -1
+                now += 1
+            counters[SPIKES] += n_active
+            counters[SYNOPS] += n_synops
+            counters[SYNAPSE_WORK] += n_work
+            counters[SYNAPSE_BYTES] += n_bytes
+            counters[PACKETS_SENT] += n_sent
+            counters[PACKETS_INJECTED] += n_injected
+            counters[PACKETS_RECEIVED] += n_received
+            counters[LINK_WAIT_CYCLES] += n_link_wait
+            counters[CORE_WAIT_CYCLES] += n_core_wait
+            counters[FLITS_LOCAL] += n_local * flits
+            counters[FLIT_HOPS_X] += n_x * flits
+            counters[FLIT_HOPS_Y] += n_y * flits
+        else:
+            # ---- build the packets (edges of link traversals) in unit order, destination order
+            n_edges = 0
+            n_roots = 0
+            n_synops = 0
+            n_work = 0
+            n_bytes = 0
+            n_sent = 0
+            n_injected = 0
+            overhead = p[P_OVERHEAD]
+            spc_num = p[P_SPC_NUM]
+            spc_den = p[P_SPC_DEN]
+            for a in range(n_active):
+                u = active_units[a]
+                su = sel[u]
+                sel[u] = 0
+                first_edge = n_edges
+                k0 = out_ptr[u]
+                k1 = out_ptr[u + 1]
+                need = n_edges + route_ptr[k1] - route_ptr[k0]
                 if need > e_link.shape[0]:
                     e_link = _grow(e_link, need)
                     e_first = _grow(e_first, need)
@@ -351,95 +466,148 @@ def simulate_steps(
                     e_next = _grow(e_next, need)
                     e_dst = _grow(e_dst, need)
                     e_cycles = _grow(e_cycles, need)
-                    heap_keys = _grow(heap_keys, need)
-                    heap_vals = _grow(heap_vals, need)
                     roots = _grow(roots, need)
-                parent = -1
-                for i in range(n_path):
-                    link = path[i]
-                    if multicast and link_edge[link] >= 0:
-                        parent = link_edge[link]
-                        continue
-                    e = n_edges
-                    n_edges += 1
-                    e_link[e] = link
-                    e_first[e] = -1
-                    e_last[e] = -1
-                    e_next[e] = -1
-                    e_dst[e] = -1
-                    e_cycles[e] = 0
-                    if parent < 0:
-                        roots[n_roots] = e
-                        n_roots += 1
-                        counters[PACKETS_INJECTED] += 1
+                for k in range(k0, k1):
+                    if su == SEL_FF:
+                        syn = out_synops[k, 0]
+                        work = out_work[k, 0]
+                        nbytes = out_bytes[k, 0]
+                    elif su == SEL_REC:
+                        syn = out_synops[k, 1]
+                        work = out_work[k, 1]
+                        nbytes = out_bytes[k, 1]
                     else:
-                        if e_last[parent] < 0:
-                            e_first[parent] = e
+                        syn = out_synops[k, 0] + out_synops[k, 1]
+                        work = out_work[k, 0] + out_work[k, 1]
+                        nbytes = out_bytes[k, 0] + out_bytes[k, 1]
+                    if syn == 0:
+                        continue
+                    n_synops += syn
+                    n_work += work
+                    n_bytes += nbytes
+                    n_sent += 1
+                    cycles = overhead + (work * spc_den + spc_num - 1) // spc_num
+                    parent = -1
+                    for i in range(route_ptr[k], route_ptr[k + 1]):
+                        link = route_links[i]
+                        if multicast and link_edge[link] >= 0:
+                            parent = link_edge[link]
+                            continue
+                        e = n_edges
+                        n_edges += 1
+                        e_link[e] = link
+                        e_first[e] = -1
+                        e_last[e] = -1
+                        e_next[e] = -1
+                        e_dst[e] = -1
+                        if parent < 0:
+                            roots[n_roots] = e
+                            n_roots += 1
+                            n_injected += 1
                         else:
-                            e_next[e_last[parent]] = e
-                        e_last[parent] = e
-                    if multicast:
-                        link_edge[link] = e
-                    parent = e
-                e_dst[parent] = dst
-                e_cycles[parent] = cycles
-            if multicast:  # forget this packet's tree
-                for e in range(first_edge, n_edges):
-                    link_edge[e_link[e]] = -1
+                            if e_last[parent] < 0:
+                                e_first[parent] = e
+                            else:
+                                e_next[e_last[parent]] = e
+                            e_last[parent] = e
+                        if multicast:
+                            link_edge[link] = e
+                        parent = e
+                    e_dst[parent] = out_core[k]
+                    e_cycles[parent] = cycles
+                if multicast:  # forget this packet's tree
+                    for e in range(first_edge, n_edges):
+                        link_edge[e_link[e]] = -1
+            counters[SPIKES] += n_active
+            counters[SYNOPS] += n_synops
+            counters[SYNAPSE_WORK] += n_work
+            counters[SYNAPSE_BYTES] += n_bytes
+            counters[PACKETS_SENT] += n_sent
+            counters[PACKETS_INJECTED] += n_injected
 
-        # ---- discrete-event replay of the spike phase
-        for i in range(n_links):
-            link_free[i] = 0
-        for c in range(n_cores):
-            core_free[c] = 0
-        size = 0
-        seq = 0
-        phase_end = 0
-        for r in range(n_roots):
-            e = roots[r]
-            link = e_link[e]
-            depart = link_free[link]
-            link_free[link] = depart + flits
-            arrive = depart + flits + link_latency(link, p)
-            counters[LINK_WAIT_CYCLES] += depart
-            size = _heap_push(heap_keys, heap_vals, size, (arrive << SEQ_BITS) | seq, e)
-            seq += 1
-        while size > 0:
-            key, e, size = _heap_pop(heap_keys, heap_vals, size)
-            now = key >> SEQ_BITS
-            link = e_link[e]
-            if link < 2 * n_cores:
-                counters[FLITS_LOCAL] += flits
-            elif (link - 2 * n_cores) % 4 < 2:
-                counters[FLIT_HOPS_X] += flits
-            else:
-                counters[FLIT_HOPS_Y] += flits
-            if now > phase_end:
-                phase_end = now
-            dst = e_dst[e]
-            if dst >= 0:
-                start = core_free[dst]
-                if start < now:
-                    start = now
-                counters[CORE_WAIT_CYCLES] += start - now
-                end = start + e_cycles[e]
-                core_free[dst] = end
-                core_busy[dst] += e_cycles[e]
-                counters[PACKETS_RECEIVED] += 1
-                if end > phase_end:
-                    phase_end = end
-            c = e_first[e]
-            while c >= 0:
-                link = e_link[c]
+            # ---- discrete-event replay of the spike phase: a calendar of FIFO buckets,
+            # one per cycle, so events run in (time, order scheduled) order
+            for i in range(n_links):
+                link_free[i] = 0
+            for c in range(n_cores):
+                core_free[c] = 0
+            max_delay = n_edges * flits + flits + max_latency + 1
+            if max_delay > bucket_head.shape[0]:
+                w = bucket_head.shape[0]
+                while w < max_delay:
+                    w *= 2
+                bucket_head = np.full(w, -1, dtype=np.int64)
+                bucket_tail = np.full(w, -1, dtype=np.int64)
+            mask = bucket_head.shape[0] - 1
+            if ev_next.shape[0] < n_edges:
+                ev_next = np.empty(e_link.shape[0], dtype=np.int64)
+            pending = 0
+            phase_end = 0
+            for r in range(n_roots):
+                e = roots[r]
+                link = e_link[e]
                 depart = link_free[link]
-                if depart < now:
-                    depart = now
-                counters[LINK_WAIT_CYCLES] += depart - now
                 link_free[link] = depart + flits
                 arrive = depart + flits + link_latency(link, p)
-                size = _heap_push(heap_keys, heap_vals, size, (arrive << SEQ_BITS) | seq, c)
-                seq += 1
-                c = e_next[c]
+                counters[LINK_WAIT_CYCLES] += depart
+                b = arrive & mask
+                ev_next[e] = -1
+                if bucket_head[b] < 0:
+                    bucket_head[b] = e
+                else:
+                    ev_next[bucket_tail[b]] = e
+                bucket_tail[b] = e
+                pending += 1
+            now = 0
+            while pending > 0:
+                b = now & mask
+                e = bucket_head[b]
+                while e >= 0:
+                    pending -= 1
+                    link = e_link[e]
+                    if link < 2 * n_cores:
+                        counters[FLITS_LOCAL] += flits
+                    elif (link - 2 * n_cores) % 4 < 2:
+                        counters[FLIT_HOPS_X] += flits
+                    else:
+                        counters[FLIT_HOPS_Y] += flits
+                    if now > phase_end:
+                        phase_end = now
+                    dst = e_dst[e]
+                    if dst >= 0:
+                        start = core_free[dst]
+                        if start < now:
+                            start = now
+                        counters[CORE_WAIT_CYCLES] += start - now
+                        finish = start + e_cycles[e]
+                        core_free[dst] = finish
+                        core_busy[dst] += e_cycles[e]
+                        counters[PACKETS_RECEIVED] += 1
+                        if finish > phase_end:
+                            phase_end = finish
+                    c = e_first[e]
+                    while c >= 0:
+                        link = e_link[c]
+                        depart = link_free[link]
+                        if depart < now:
+                            depart = now
+                        counters[LINK_WAIT_CYCLES] += depart - now
+                        link_free[link] = depart + flits
+                        arrive = depart + flits + link_latency(link, p)
+                        bc = arrive & mask
+                        ev_next[c] = -1
+                        if bucket_head[bc] < 0:
+                            bucket_head[bc] = c
+                        else:
+                            ev_next[bucket_tail[bc]] = c
+                        bucket_tail[bc] = c
+                        pending += 1
+                        c = e_next[c]
+                    e = ev_next[e]
+                bucket_head[b] = -1
+                bucket_tail[b] = -1
+                now += 1
+
 
         # ---- barrier, then neuron updates of the layers active in this timestep
         update_end = 0

@@ -393,7 +393,10 @@ def synthetic(
     for H in hidden_sizes:
         w_in = _random_mask(rng, prev, gates * H, density)
         w_rec = _random_mask(rng, H, gates * H, density)
-        events = rng.random((tokens, H)) < activity
+        events = np.empty((tokens, H), dtype=bool)
+        for a in range(0, tokens, 8192):  # in chunks: long traces stay small in memory
+            b = min(tokens, a + 8192)
+            events[a:b] = rng.random((b - a, H), dtype=np.float32) < activity
         vals = rng.standard_normal(int(events.sum())).astype(np.float16) if values else None
         layers.append(LayerTrace(events=events, w_in_mask=w_in, w_rec_mask=w_rec, values=vals))
         prev = H

@@ -102,8 +102,8 @@ def run_kernel(
             fired, first_tok, token_begin, token_end, a, b,
             arrays.layer_offsets, arrays.gates, arrays.unit_core,
             arrays.out_ptr, arrays.out_core, arrays.out_synops, arrays.out_work, arrays.out_bytes,
-            arrays.units_per_layer_core, arrays.route_ptr, arrays.route_links, arrays.route_entry,
-            arrays.route_cost, arrays.route_hops, arrays.params,
+            arrays.units_per_layer_core, arrays.route_ptr, arrays.route_links, arrays.route_info,
+            arrays.route_hops, arrays.out_cycles, arrays.params,
         )
         counters += c
         step_cycles.append(sc)

@@ -29,9 +29,9 @@ class EngineArrays:
     units_per_layer_core: np.ndarray
     route_ptr: np.ndarray
     route_links: np.ndarray
-    route_entry: np.ndarray
-    route_cost: np.ndarray
+    route_info: np.ndarray
     route_hops: np.ndarray
+    out_cycles: np.ndarray
     params: np.ndarray
 
 
@@ -110,9 +110,16 @@ def build_arrays(network: Network, mapping: Mapping, arch: ChipArch) -> EngineAr
     route_entry = np.repeat(np.arange(n, dtype=np.int64), np.diff(route_ptr))
     link_class = link_classes(arch)[route_links]  # 0 local, 1 x, 2 y
     latency = np.array([arch.noc.local_latency_cycles, arch.noc.hop_x_latency_cycles, arch.noc.hop_y_latency_cycles])
-    route_cost = (arch.noc.flits_per_packet + latency[link_class]).astype(np.int64)
+    route_info = np.empty((route_links.shape[0], 3), dtype=np.int64)
+    route_info[:, 0] = route_links
+    route_info[:, 1] = arch.noc.flits_per_packet + latency[link_class]
+    route_info[:, 2] = -1
+    route_info[route_ptr[1:] - 1, 2] = out_core
     route_hops = np.zeros((n, 3), dtype=np.int64)
     np.add.at(route_hops, (route_entry, link_class), 1)
+    spc = synops_per_cycle_fraction(arch.cores.synops_per_cycle)
+    work3 = np.stack([out_work[:, 0], out_work[:, 1], out_work.sum(axis=1)], axis=1)
+    out_cycles = arch.cores.synapse_overhead_cycles + -(-(work3 * spc.denominator) // spc.numerator)
     return EngineArrays(
         layer_offsets=offs.astype(np.int64),
         gates=int(network.gates),
@@ -125,9 +132,9 @@ def build_arrays(network: Network, mapping: Mapping, arch: ChipArch) -> EngineAr
         units_per_layer_core=units_per_layer_core,
         route_ptr=route_ptr,
         route_links=route_links,
-        route_entry=route_entry,
-        route_cost=route_cost,
+        route_info=route_info,
         route_hops=route_hops,
+        out_cycles=out_cycles.astype(np.int64),
         params=params,
     )
 

@@ -207,9 +207,9 @@ def simulate_steps(
     units_per_layer_core,
     route_ptr,
     route_links,
-    route_entry,
-    route_cost,
+    route_info,
     route_hops,
+    out_cycles,
     p,
 ):
     """Replay timesteps ``step_begin <= s < step_end`` of tokens ``token_begin <= t < token_end``.
@@ -233,8 +233,12 @@ def simulate_steps(
         nonzero synapses, synapse entries processed, synapse-memory bytes read.
     units_per_layer_core : int64 [L, n_cores]
     route_ptr, route_links : CSR over destination entries of their links (:func:`entry_routes`).
-    route_entry, route_cost : per route position, its entry and ``flits + latency`` of its link.
+    route_info : int64 [n_positions, 3]
+        Per route position: its link, ``flits + latency`` of the link, and the
+        destination core at the route's last position (-1 elsewhere).
     route_hops : int64 [n_entries, 3], local, x and y links of each entry's route.
+    out_cycles : int64 [n_entries, 3]
+        Synapse-processing cycles of a packet for the ff, rec and both projections.
     p : int64 [N_PARAMS]
 
     Returns
@@ -276,7 +280,7 @@ def simulate_steps(
     e_cycles = np.empty(cap, dtype=np.int64)
     roots = np.empty(cap, dtype=np.int64)
     ev_next = np.empty(max(cap, route_links.shape[0]), dtype=np.int64)
-    entry_cycles = np.zeros(out_core.shape[0], dtype=np.int64)
+    leaf_cycles = np.zeros(route_links.shape[0], dtype=np.int64)
     bucket_head = np.full(1024, -1, dtype=np.int64)
     bucket_tail = np.full(1024, -1, dtype=np.int64)
     max_latency = max(p[P_LOCAL_LAT], p[P_HOP_X_LAT], p[P_HOP_Y_LAT])
@@ -329,9 +333,6 @@ def simulate_steps(
             n_local = 0
             n_x = 0
             n_y = 0
-            overhead = p[P_OVERHEAD]
-            spc_num = p[P_SPC_NUM]
-            spc_den = p[P_SPC_DEN]
             pending = 0
             for a in range(n_active):
                 u = active_units[a]
@@ -356,16 +357,16 @@ def simulate_steps(
                     n_work += work
                     n_bytes += nbytes
                     n_sent += 1
-                    entry_cycles[k] = overhead + (work * spc_den + spc_num - 1) // spc_num
+                    leaf_cycles[route_ptr[k + 1] - 1] = out_cycles[k, su - 1]
                     n_local += route_hops[k, 0]
                     n_x += route_hops[k, 1]
                     n_y += route_hops[k, 2]
                     i = route_ptr[k]
-                    link = route_links[i]
+                    link = route_info[i, 0]
                     depart = link_free[link]
                     n_link_wait += depart
                     link_free[link] = depart + flits
-                    arrive = depart + route_cost[i]
+                    arrive = depart + route_info[i, 1]
                     if arrive >= bucket_head.shape[0]:
                         w = bucket_head.shape[0]
                         while w <= arrive:
@@ -388,28 +389,28 @@ def simulate_steps(
                     pending -= 1
                     if now > phase_end:
                         phase_end = now
-                    k = route_entry[i]
-                    if i + 1 == route_ptr[k + 1]:  # ejected: into the core's input queue
-                        dst = out_core[k]
+                    dst = route_info[i, 2]
+                    if dst >= 0:  # ejected: into the core's input queue
                         start = core_free[dst]
                         if start < now:
                             start = now
                         n_core_wait += start - now
-                        finish = start + entry_cycles[k]
+                        cycles = leaf_cycles[i]
+                        finish = start + cycles
                         core_free[dst] = finish
-                        core_busy[dst] += entry_cycles[k]
+                        core_busy[dst] += cycles
                         n_received += 1
                         if finish > phase_end:
                             phase_end = finish
                     else:
                         j = i + 1
-                        link = route_links[j]
+                        link = route_info[j, 0]
                         depart = link_free[link]
                         if depart < now:
                             depart = now
                         n_link_wait += depart - now
                         link_free[link] = depart + flits
-                        arrive = depart + route_cost[j]
+                        arrive = depart + route_info[j, 1]
                         if arrive >= bucket_head.shape[0]:
                             w = bucket_head.shape[0]
                             while w <= arrive:
@@ -448,9 +449,6 @@ def simulate_steps(
             n_bytes = 0
             n_sent = 0
             n_injected = 0
-            overhead = p[P_OVERHEAD]
-            spc_num = p[P_SPC_NUM]
-            spc_den = p[P_SPC_DEN]
             for a in range(n_active):
                 u = active_units[a]
                 su = sel[u]
@@ -486,7 +484,7 @@ def simulate_steps(
                     n_work += work
                     n_bytes += nbytes
                     n_sent += 1
-                    cycles = overhead + (work * spc_den + spc_num - 1) // spc_num
+                    cycles = out_cycles[k, su - 1]
                     parent = -1
                     for i in range(route_ptr[k], route_ptr[k + 1]):
                         link = route_links[i]

@@ -1,0 +1,151 @@
+"""Engine speed and memory, measured in one run (not a unit test).
+
+Prints, on the same synthetic paper-size EGRU (3 layers 1350/1350/750, input
+750, 90% weight sparsity, 15% activity) on arch_specs/loihi_like.yaml:
+
+- Numba compile time (first call, from the on-disk cache when warm) apart from simulation time;
+- events/s and simulated tokens/s of the Numba engine at several trace lengths (linearity);
+- Numba engine / SimPy reference speed on a small trace (same result checked);
+- Numba engine / a vectorised numpy pass that only counts synaptic operations per
+  destination core (the floor of any trace replay);
+- the time of a full PTB test set (82,430 tokens), streamed in chunks;
+- peak resident memory.
+
+The last line is one JSON object with the keys ``numba_vs_simpy_speedup``,
+``engine_vs_count_floor_ratio``, ``full_ptb_paper_size_s``, ``peak_rss_mib``,
+``events_per_s``. ``--quick`` runs a reduced version (under a minute): the full
+PTB time is then extrapolated from the measured per-token time and marked so.
+
+    python benchmarks/bench_engine.py [--quick] [--threads 1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PTB_TEST_TOKENS = 82_430
+PAPER = dict(hidden_sizes=[1350, 1350, 750], input_size=750, activity=0.15, weight_sparsity=0.9, gates=3)
+
+
+def peak_rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def _timed(fn, *args, **kwargs):
+    t0 = time.perf_counter()
+    out = fn(*args, **kwargs)
+    return out, time.perf_counter() - t0
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="reduced version, under a minute")
+    parser.add_argument("--threads", type=int, default=1, help="NUMBA_NUM_THREADS for the floor (default 1)")
+    args = parser.parse_args(argv)
+    os.environ.setdefault("NUMBA_NUM_THREADS", str(args.threads))
+
+    import numpy as np
+
+    from neurosim.arch import load_arch
+    from neurosim.engine import build_arrays, simulate
+    from neurosim.mapping import map_network
+    from neurosim.network import build_network
+    from neurosim.trace import synthetic
+
+    arch = load_arch(ROOT / "arch_specs" / "loihi_like.yaml")
+
+    # -- compile (or cache load) time, apart from simulation
+    tiny = synthetic([16, 8], input_size=4, tokens=4, seed=0)
+    net = build_network(tiny)
+    _, compile_s = _timed(simulate, tiny, net, map_network(net, arch), arch)
+    print(f"numba compile/cache-load time: {compile_s:.2f} s (first call, not counted below)")
+
+    # -- Numba vs SimPy on a small trace
+    small = synthetic([96, 64], input_size=32, activity=0.15, weight_sparsity=0.9, tokens=24, seed=1)
+    net = build_network(small)
+    mapping = map_network(net, arch, min_cores=16)
+    arrays = build_arrays(net, mapping, arch)
+    ref, simpy_s = _timed(simulate, small, net, mapping, arch, backend="simpy")
+    reps = 20
+    fast, numba_s = _timed(lambda: [simulate(small, net, mapping, arch, arrays=arrays) for _ in range(reps)])
+    numba_s /= reps
+    assert fast[0].counts == ref.counts, "numba and simpy disagree"
+    speedup = simpy_s / numba_s
+    print(f"small trace (2 layers 96/64, 24 tokens, 16 cores): simpy {simpy_s:.3f} s, numba {numba_s * 1e3:.2f} ms "
+          f"-> numba is {speedup:,.0f}x faster (identical counters)")
+
+    # -- paper-size EGRU: linear in events, floor ratio
+    lengths = [1000, 2000] if args.quick else [1000, 10_000, PTB_TEST_TOKENS]
+    trace = synthetic(tokens=max(lengths), seed=2, **PAPER)
+    net = build_network(trace)
+    mapping, map_s = _timed(map_network, net, arch)
+    arrays, build_s = _timed(build_arrays, net, mapping, arch)
+    print(f"paper-size EGRU: {net.n_units} units on {mapping.cores_used} cores; mapping {map_s:.2f} s, "
+          f"array build {build_s:.2f} s")
+    per_token = {}
+    events_per_s = 0.0
+    for T in lengths:
+        run, sim_s = _timed(simulate, trace, net, mapping, arch, arrays=arrays, token_end=T, chunk_steps=4096)
+        n_events = run.counts["spikes"]
+        events_per_s = n_events / sim_s
+        per_token[T] = sim_s / T
+        print(f"  {T:>6} tokens: {sim_s:7.2f} s  {T / sim_s:9,.0f} tokens/s  {events_per_s:12,.0f} events/s  "
+              f"{run.counts['packets_sent'] / sim_s:12,.0f} packets/s  ({sim_s / T * 1e3:.3f} ms/token)")
+    T_floor = lengths[-1]
+
+    # -- the floor: synops per destination core with numpy only
+    def count_floor():
+        offs = net.layer_offsets
+        total = np.zeros(arch.cores.count, dtype=np.float64)
+        for proj in net.projections:
+            H = net.hidden_sizes[proj.post_layer]
+            col_core = np.tile(mapping.unit_core[offs[proj.post_layer] : offs[proj.post_layer + 1]], net.gates)
+            onehot = np.zeros((col_core.size, arch.cores.count), dtype=np.float32)
+            onehot[np.arange(col_core.size), col_core] = 1.0
+            per_core = proj.mask.astype(np.float32) @ onehot  # [n_pre, cores] fan-out per core
+            l = proj.post_layer
+            if proj.kind == 0:
+                pre = (np.ones((T_floor, net.input_size), np.float32) if l == 0
+                       else trace.layers[l - 1].events[:T_floor].astype(np.float32))
+            else:
+                pre = trace.layers[l].events[: T_floor - 1].astype(np.float32)
+            total += (pre @ per_core).sum(axis=0)
+            del H
+        return total
+
+    floor, floor_s = _timed(count_floor)
+    engine_s = per_token[T_floor] * T_floor
+    run = simulate(trace, net, mapping, arch, arrays=arrays, token_end=min(T_floor, 200))
+    ratio = engine_s / floor_s
+    print(f"count-only numpy floor ({T_floor} tokens, synops per core): {floor_s:.2f} s -> engine/floor = {ratio:.1f}x")
+
+    if PTB_TEST_TOKENS in per_token:
+        full_s = per_token[PTB_TEST_TOKENS] * PTB_TEST_TOKENS
+        print(f"full PTB test set (82,430 tokens), paper-size EGRU on loihi_like: {full_s:.1f} s (measured)")
+    else:
+        full_s = per_token[max(per_token)] * PTB_TEST_TOKENS
+        print(f"full PTB test set (82,430 tokens): {full_s:.1f} s (EXTRAPOLATED from {max(per_token)} tokens, --quick)")
+    rss = peak_rss_mib()
+    print(f"peak RSS: {rss:.0f} MiB")
+    print(json.dumps({
+        "numba_vs_simpy_speedup": round(speedup, 1),
+        "engine_vs_count_floor_ratio": round(ratio, 2),
+        "full_ptb_paper_size_s": round(full_s, 1),
+        "peak_rss_mib": round(rss, 1),
+        "events_per_s": round(events_per_s, 1),
+        "compile_s": round(compile_s, 2),
+        "quick": bool(args.quick),
+    }))
+    del floor
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

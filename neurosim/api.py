@@ -116,6 +116,7 @@ def run(
     window: int = 256,
     seed: int = 0,
     progress: bool = False,
+    threads: int = 1,
     **gpu_options,
 ) -> Result:
     """Simulate ``trace`` on ``arch`` and return per-token cycles, traffic and energy.
@@ -130,6 +131,7 @@ def run(
     policy, min_cores : mapping policy (``contiguous`` or ``balanced``) and spread.
     backend : ``numba`` or ``simpy`` (the reference; small cases only).
     chunk_steps : stream the trace through the engine in chunks of timesteps.
+    threads : simulate chunks of timesteps on this many threads (same result).
     sample, window : simulate ``sample`` windows of ``window`` tokens (stratified,
         random within strata with ``seed``) and report 95% confidence intervals.
 
@@ -174,7 +176,7 @@ def run(
     if sample:
         return _run_sampled(arch, trace, network, mapping, arrays, sample, window, seed, meta)
     eng = simulate(trace, network, mapping, arch, backend=backend, chunk_steps=chunk_steps, arrays=arrays,
-                   progress=progress)
+                   progress=progress, threads=threads)
     meta["simulate_s"] = eng.simulate_s
     return result_from_counts(arch, trace, eng.counts, eng.tokens, eng.latency_cycles_per_token(),
                               eng.core_busy_cycles, mapping.compartments_per_core, meta)

@@ -29,6 +29,7 @@ def _cmd_run(args) -> int:
         window=args.window,
         seed=args.seed,
         progress=not args.quiet,
+        threads=args.threads,
         **gpu_options,
     )
     if args.out:
@@ -126,6 +127,7 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     p.add_argument("--min-cores", type=int, default=1, help="spread the network over at least N cores")
     p.add_argument("--backend", default="numba", help="engine: numba (fast) or simpy (reference)")
     p.add_argument("--chunk-steps", type=int, help="stream the trace in chunks of this many timesteps")
+    p.add_argument("--threads", type=int, default=1, help="simulate chunks of timesteps on N threads (same result)")
     p.add_argument("--sample", type=int, help="simulate K windows and report 95%% confidence intervals")
     p.add_argument("--window", type=int, default=256, help="tokens per sampled window")
     p.add_argument("--seed", type=int, default=0)

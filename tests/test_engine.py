@@ -178,3 +178,13 @@ def test_events_drive_updates_exactly(small_trace):
     assert run.counts["updates_active"] == small_trace.gates * events
     assert run.counts["updates_active"] + run.counts["updates_inactive"] == small_trace.gates * units
     assert isinstance(small_trace.layers[0], LayerTrace)
+
+
+def test_threads_give_the_same_result():
+    """Chunks of timesteps on several threads sum to the single-threaded run."""
+    trace, network, mapping, arch = _case(9, "source", "pipelined", "sparse", "balanced")
+    one = simulate(trace, network, mapping, arch)
+    many = simulate(trace, network, mapping, arch, threads=2, chunk_steps=2)
+    assert one.counts == many.counts
+    np.testing.assert_array_equal(one.step_cycles, many.step_cycles)
+    np.testing.assert_array_equal(one.core_busy_cycles, many.core_busy_cycles)

@@ -70,44 +70,62 @@ def run_kernel(
     chunk_steps: int | None = None,
     steps: tuple[int, int] | None = None,
     progress: bool = False,
+    threads: int = 1,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Run the Numba kernel over the step range of the tokens, optionally in chunks of steps.
 
     ``steps`` restricts the run to a sub-range of timesteps (default: all steps
-    of the token range). Chunking bounds the memory of the event matrix;
-    totals equal the unchunked run.
+    of the token range). Timesteps are independent once the trace is known
+    (the barrier resets the chip), so chunks give the same totals as one
+    pass; chunking bounds the memory of the event matrix, and ``threads > 1``
+    runs chunks concurrently (the kernel releases the GIL).
     """
     L = len(trace.layers)
     pipelined = arrays.params[K.P_PIPELINED] == 1
     s0, s1 = steps if steps is not None else step_range(L, pipelined, token_begin, token_end)
-    if not chunk_steps and progress and s1 - s0 > 4096:
-        chunk_steps = -(-(s1 - s0) // 50)  # 50 chunks so the progress bar moves
-    progress = progress and bool(chunk_steps) and (s1 - s0) > chunk_steps
-    chunk = max(1, (s1 - s0) if not chunk_steps else chunk_steps)
-    counters = np.zeros(K.N_COUNTERS, dtype=np.int64)
-    step_cycles = []
-    busy = np.zeros(arrays.params[K.P_N_CORES], dtype=np.int64)
-    starts = range(s0, s1, chunk)
-    if progress:
-        from tqdm import tqdm
+    n_steps = s1 - s0
+    if not chunk_steps and (progress or threads > 1) and n_steps > 1024:
+        chunk_steps = -(-n_steps // max(50, 4 * threads))  # enough chunks for a moving bar and busy threads
+    chunk = max(1, n_steps if not chunk_steps else chunk_steps)
+    starts = list(range(s0, s1, chunk))
 
-        starts = tqdm(starts, desc="simulating", unit="chunk", leave=False)
-    for a in starts:
+    def one_chunk(a: int):
         b = min(a + chunk, s1)
         # tokens touched by steps a..b, plus the step before for recurrent input
         first_tok = max(0, (a - L + 1 if pipelined else a // L) - 1)
         last_tok = min(trace.n_tokens, (b if pipelined else (b - 1) // L + 1))
         fired = fired_matrix(trace, first_tok, last_tok)
-        c, sc, cb = K.simulate_steps(
+        return K.simulate_steps(
             fired, first_tok, token_begin, token_end, a, b,
             arrays.layer_offsets, arrays.gates, arrays.unit_core,
             arrays.out_ptr, arrays.out_core, arrays.out_synops, arrays.out_work, arrays.out_bytes,
             arrays.units_per_layer_core, arrays.route_ptr, arrays.route_links, arrays.route_info,
             arrays.route_hops, arrays.out_cycles, arrays.params,
         )
-        counters += c
-        step_cycles.append(sc)
-        busy += cb
+
+    if threads > 1 and len(starts) > 1:
+        from concurrent.futures import ThreadPoolExecutor
+
+        pool = ThreadPoolExecutor(max_workers=threads)
+        parts = pool.map(one_chunk, starts)  # in order
+    else:
+        pool = None
+        parts = map(one_chunk, starts)
+    if progress and len(starts) > 1:
+        from tqdm import tqdm
+
+        parts = tqdm(parts, total=len(starts), desc="simulating", unit="chunk", leave=False)
+    counters = np.zeros(K.N_COUNTERS, dtype=np.int64)
+    busy = np.zeros(arrays.params[K.P_N_CORES], dtype=np.int64)
+    step_cycles = []
+    try:
+        for c, sc, cb in parts:
+            counters += c
+            step_cycles.append(sc)
+            busy += cb
+    finally:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
     return counters, np.concatenate(step_cycles), busy
 
 
@@ -123,6 +141,7 @@ def simulate(
     arrays: EngineArrays | None = None,
     steps: tuple[int, int] | None = None,
     progress: bool = False,
+    threads: int = 1,
 ) -> EngineRun:
     """Replay tokens ``token_begin <= t < token_end`` of ``trace``.
 
@@ -135,15 +154,21 @@ def simulate(
         exactly the same step as in a run over the whole trace when the token
         range covers every token the steps touch.
     progress : show a progress bar over chunks.
+    threads : run chunks of timesteps on this many threads (numba only; same result).
     """
     if backend not in BACKENDS:
         raise EngineError(f"backend: got {backend!r}; allowed: {list(BACKENDS)}")
+    if threads < 1:
+        raise EngineError(f"threads: got {threads}; allowed: >= 1")
+    if chunk_steps is not None and chunk_steps < 1:
+        raise EngineError(f"chunk_steps: got {chunk_steps}; allowed: >= 1")
     token_end = _check_range(trace, token_begin, token_end)
     pipelined = arch.pipeline == "pipelined"
     t0 = time.perf_counter()
     if backend == "numba":
         arrays = arrays if arrays is not None else build_arrays(network, mapping, arch)
-        counters, step_cycles, busy = run_kernel(arrays, trace, token_begin, token_end, chunk_steps, steps, progress)
+        counters, step_cycles, busy = run_kernel(arrays, trace, token_begin, token_end, chunk_steps, steps, progress,
+                                                threads)
     else:
         if steps is not None:
             raise EngineError("steps: the simpy backend replays whole token ranges only")

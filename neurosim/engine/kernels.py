@@ -188,7 +188,7 @@ def entry_routes(out_ptr, out_core, unit_core, p):
     return ptr, links
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def simulate_steps(
     fired,
     fired_first_token,

@@ -280,7 +280,12 @@ def simulate_steps(
     e_cycles = np.empty(cap, dtype=np.int64)
     roots = np.empty(cap, dtype=np.int64)
     ev_next = np.empty(max(cap, route_links.shape[0]), dtype=np.int64)
-    leaf_cycles = np.zeros(route_links.shape[0], dtype=np.int64)
+    pk_pos = np.empty(out_core.shape[0], dtype=np.int64)  # per packet of a step: route position
+    pk_cycles = np.empty(out_core.shape[0], dtype=np.int64)  # and synapse cycles at its core
+    pk_next = np.empty(out_core.shape[0], dtype=np.int64)  # next packet in the same calendar bucket
+    pk_link = np.empty(out_core.shape[0], dtype=np.int64)  # the link a packet waits for,
+    pk_cost = np.empty(out_core.shape[0], dtype=np.int64)  # its flits + latency,
+    pk_dst = np.empty(out_core.shape[0], dtype=np.int64)  # and the core behind it (-1: a mesh link)
     bucket_head = np.full(1024, -1, dtype=np.int64)
     bucket_tail = np.full(1024, -1, dtype=np.int64)
     max_latency = max(p[P_LOCAL_LAT], p[P_HOP_X_LAT], p[P_HOP_Y_LAT])
@@ -357,11 +362,16 @@ def simulate_steps(
                     n_work += work
                     n_bytes += nbytes
                     n_sent += 1
-                    leaf_cycles[route_ptr[k + 1] - 1] = out_cycles[k, su - 1]
+                    pk = n_sent - 1  # packets of the step are numbered in creation order
+                    pk_cycles[pk] = out_cycles[k, su - 1]
                     n_local += route_hops[k, 0]
                     n_x += route_hops[k, 1]
                     n_y += route_hops[k, 2]
                     i = route_ptr[k]
+                    pk_pos[pk] = i + 1
+                    pk_link[pk] = route_info[i + 1, 0]  # the next hop, read while its cache line is hot
+                    pk_cost[pk] = route_info[i + 1, 1]
+                    pk_dst[pk] = route_info[i + 1, 2]
                     link = route_info[i, 0]
                     depart = link_free[link]
                     n_link_wait += depart
@@ -373,29 +383,39 @@ def simulate_steps(
                             w *= 2
                         bucket_head = _grow_fill(bucket_head, w)
                         bucket_tail = _grow_fill(bucket_tail, w)
-                    ev_next[i] = -1
+                    pk_next[pk] = -1
                     if bucket_head[arrive] < 0:
-                        bucket_head[arrive] = i
+                        bucket_head[arrive] = pk
                     else:
-                        ev_next[bucket_tail[arrive]] = i
-                    bucket_tail[arrive] = i
+                        pk_next[bucket_tail[arrive]] = pk
+                    bucket_tail[arrive] = pk
                     pending += 1
             n_injected = n_sent
             phase_end = 0
             now = 0
             while pending > 0:
-                i = bucket_head[now]
-                while i >= 0:
+                pk = bucket_head[now]
+                while pk >= 0:
+                    following = pk_next[pk]  # read first: pk may be re-queued below
                     pending -= 1
                     if now > phase_end:
                         phase_end = now
-                    dst = route_info[i, 2]
-                    if dst >= 0:  # ejected: into the core's input queue
+                    link = pk_link[pk]
+                    depart = link_free[link]
+                    if depart < now:
+                        depart = now
+                    n_link_wait += depart - now
+                    link_free[link] = depart + flits
+                    arrive = depart + pk_cost[pk]
+                    dst = pk_dst[pk]
+                    if dst >= 0:
+                        # the ejection link serves one core, so packets leave it in the order
+                        # the core receives them: queue into the core now, no event needed
                         start = core_free[dst]
-                        if start < now:
-                            start = now
-                        n_core_wait += start - now
-                        cycles = leaf_cycles[i]
+                        if start < arrive:
+                            start = arrive
+                        n_core_wait += start - arrive
+                        cycles = pk_cycles[pk]
                         finish = start + cycles
                         core_free[dst] = finish
                         core_busy[dst] += cycles
@@ -403,28 +423,25 @@ def simulate_steps(
                         if finish > phase_end:
                             phase_end = finish
                     else:
-                        j = i + 1
-                        link = route_info[j, 0]
-                        depart = link_free[link]
-                        if depart < now:
-                            depart = now
-                        n_link_wait += depart - now
-                        link_free[link] = depart + flits
-                        arrive = depart + route_info[j, 1]
                         if arrive >= bucket_head.shape[0]:
                             w = bucket_head.shape[0]
                             while w <= arrive:
                                 w *= 2
                             bucket_head = _grow_fill(bucket_head, w)
                             bucket_tail = _grow_fill(bucket_tail, w)
-                        ev_next[j] = -1
+                        j = pk_pos[pk] + 1
+                        pk_pos[pk] = j
+                        pk_link[pk] = route_info[j, 0]
+                        pk_cost[pk] = route_info[j, 1]
+                        pk_dst[pk] = route_info[j, 2]
+                        pk_next[pk] = -1
                         if bucket_head[arrive] < 0:
-                            bucket_head[arrive] = j
+                            bucket_head[arrive] = pk
                         else:
-                            ev_next[bucket_tail[arrive]] = j
-                        bucket_tail[arrive] = j
+                            pk_next[bucket_tail[arrive]] = pk
+                        bucket_tail[arrive] = pk
                         pending += 1
-                    i = ev_next[i]
+                    pk = following
                 bucket_head[now] = -1
                 bucket_tail[now] = -1
                 now += 1

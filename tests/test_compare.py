@@ -119,3 +119,18 @@ def test_run_compare_errors(traces, tmp_path, capsys, extra, needle):
     assert run_compare(args) == 2
     err = capsys.readouterr().err
     assert needle in err and err.count("\n") == 1
+
+
+def test_mixed_event_chip_and_gpu(traces, tmp_path):
+    """An event chip and a GPU in one table: the chip gets one batch-1 row, the GPU one row per batch."""
+    import yaml
+    from conftest import TINY_ARCH
+
+    chip = tmp_path / "tiny.yaml"
+    chip.write_text(yaml.safe_dump({**TINY_ARCH, "cores": {**TINY_ARCH["cores"], "neurons_per_core": 256,
+                                                            "synapse_memory_bytes": 1 << 16}}))
+    df = compare(traces[:1], [str(chip), GPUS[0]], [1, 64])
+    assert sorted(zip(df["backend"], df["batch"])) == [("event", 1), ("gpu", 1), ("gpu", 64)]
+    event = df[df["backend"] == "event"].iloc[0]
+    assert event["energy_pj_per_token"] > 0 and event["tokens_per_s"] > 0
+    assert plot_energy(df, tmp_path / "mixed.png").stat().st_size > 1000

@@ -117,6 +117,7 @@ def run(
     seed: int = 0,
     progress: bool = False,
     threads: int = 1,
+    stream: bool = False,
     **gpu_options,
 ) -> Result:
     """Simulate ``trace`` on ``arch`` and return per-token cycles, traffic and energy.
@@ -132,6 +133,8 @@ def run(
     backend : ``numba`` or ``simpy`` (the reference; small cases only).
     chunk_steps : stream the trace through the engine in chunks of timesteps.
     threads : simulate chunks of timesteps on this many threads (same result).
+    stream : read the trace's events from disk while replaying (a path trace only;
+        memory holds one chunk of ``chunk_steps`` timesteps, default 4096). Same result.
     sample, window : simulate ``sample`` windows of ``window`` tokens (stratified,
         random within strata with ``seed``) and report 95% confidence intervals.
 
@@ -141,6 +144,12 @@ def run(
     >>> r.energy_pj_per_token  # doctest: +SKIP
     """
     arch = _as_arch(arch, overrides)
+    if stream:
+        if not isinstance(trace, (str, Path)):
+            raise EngineError("stream: needs a trace path; an in-memory trace is already loaded")
+        if sample or backend != "numba" or not isinstance(arch, ChipArch):
+            raise EngineError("stream: works with the numba backend on a chip spec, without --sample")
+        return _run_streamed(arch, trace, tokens, policy, min_cores, chunk_steps or 4096, progress, threads)
     trace = _as_trace(trace, tokens)
     if not isinstance(arch, ChipArch):
         from neurosim.gpu import simulate_gpu
@@ -162,15 +171,7 @@ def run(
         "activity_sparsity": info["activity_sparsity"],
         "measured_weight_sparsity": info["weight_sparsity"],
         "dense_macs_per_token": info["dense_macs_per_token"],
-        "mapping_policy": policy,
-        "cores_used": mapping.cores_used,
-        "cores_available": arch.cores.count,
-        "max_compartments_per_core": int(mapping.compartments_per_core.max()),
-        "max_synapse_bytes_per_core": int(mapping.synapse_bytes_per_core.max()),
-        "multicast": arch.noc.multicast,
-        "pipeline": arch.pipeline,
-        "synapse_format": arch.cores.synapse_format,
-        "engine_backend": backend,
+        **_mapping_meta(arch, mapping, policy, backend),
         "build_s": build_s,
     }
     if sample:
@@ -180,6 +181,48 @@ def run(
     meta["simulate_s"] = eng.simulate_s
     return result_from_counts(arch, trace, eng.counts, eng.tokens, eng.latency_cycles_per_token(),
                               eng.core_busy_cycles, mapping.compartments_per_core, meta)
+
+
+def _run_streamed(arch, path, tokens, policy, min_cores, chunk_steps, progress, threads) -> Result:
+    """Replay a trace file chunk by chunk, never holding all of its events."""
+    from neurosim.trace import EventStream
+
+    t0 = time.perf_counter()
+    trace = load_trace(path, tokens, events=False)
+    network = build_network(trace)
+    mapping = map_network(network, arch, policy=policy, min_cores=min_cores)
+    arrays = build_arrays(network, mapping, arch)
+    build_s = time.perf_counter() - t0
+    with EventStream(path, trace.hidden_sizes, trace.n_tokens) as events:
+        eng = simulate(trace, network, mapping, arch, chunk_steps=chunk_steps, arrays=arrays, progress=progress,
+                       threads=threads, events=events.read)
+    units = sum(trace.hidden_sizes) * trace.gates * trace.n_tokens
+    meta = {
+        **trace.meta,
+        "activity_sparsity": 1.0 - eng.counts["updates_active"] / units,
+        "measured_weight_sparsity": trace.measured_weight_sparsity(),
+        "dense_macs_per_token": sum(l.w_in_mask.size + l.w_rec_mask.size for l in trace.layers),
+        **_mapping_meta(arch, mapping, policy, "numba"),
+        "streamed": True,
+        "build_s": build_s,
+        "simulate_s": eng.simulate_s,
+    }
+    return result_from_counts(arch, trace, eng.counts, eng.tokens, eng.latency_cycles_per_token(),
+                              eng.core_busy_cycles, mapping.compartments_per_core, meta)
+
+
+def _mapping_meta(arch: ChipArch, mapping, policy: str, backend: str) -> dict:
+    return {
+        "mapping_policy": policy,
+        "cores_used": mapping.cores_used,
+        "cores_available": arch.cores.count,
+        "max_compartments_per_core": int(mapping.compartments_per_core.max()),
+        "max_synapse_bytes_per_core": int(mapping.synapse_bytes_per_core.max()),
+        "multicast": arch.noc.multicast,
+        "pipeline": arch.pipeline,
+        "synapse_format": arch.cores.synapse_format,
+        "engine_backend": backend,
+    }
 
 
 def _run_sampled(arch, trace, network, mapping, arrays, sample, window, seed, meta) -> Result:

@@ -30,6 +30,7 @@ def _cmd_run(args) -> int:
         seed=args.seed,
         progress=not args.quiet,
         threads=args.threads,
+        stream=args.stream,
         **gpu_options,
     )
     if args.out:
@@ -128,6 +129,7 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     p.add_argument("--backend", default="numba", help="engine: numba (fast) or simpy (reference)")
     p.add_argument("--chunk-steps", type=int, help="stream the trace in chunks of this many timesteps")
     p.add_argument("--threads", type=int, default=1, help="simulate chunks of timesteps on N threads (same result)")
+    p.add_argument("--stream", action="store_true", help="read the trace's events from disk while replaying")
     p.add_argument("--sample", type=int, help="simulate K windows and report 95%% confidence intervals")
     p.add_argument("--window", type=int, default=256, help="tokens per sampled window")
     p.add_argument("--seed", type=int, default=0)

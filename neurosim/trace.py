@@ -78,7 +78,7 @@ class LayerTrace:
 
     @property
     def hidden_size(self) -> int:
-        return int(self.events.shape[1])
+        return int(self.w_rec_mask.shape[0])
 
     @property
     def input_size(self) -> int:
@@ -254,13 +254,15 @@ def _check_meta(meta: object) -> dict:
     return meta
 
 
-def load_trace(path: str | os.PathLike, tokens: int | None = None) -> Trace:
+def load_trace(path: str | os.PathLike, tokens: int | None = None, events: bool = True) -> Trace:
     """Load and check a trace file.
 
     Parameters
     ----------
     path : path of the ``.npz`` file.
     tokens : keep only the first ``tokens`` steps (None: all).
+    events : False loads meta, tokens and connectivity only (``LayerTrace.events``
+        is None); stream the events with :class:`EventStream`.
 
     Raises
     ------
@@ -292,6 +294,7 @@ def load_trace(path: str | os.PathLike, tokens: int | None = None) -> Trace:
         if tokens is not None and not 1 <= tokens:
             raise TraceError(f"tokens: asked for {tokens}, allowed: >= 1")
         T = T_file if tokens is None else min(tokens, T_file)
+        with_events = events
         gates = meta["gates"]
         layers = []
         prev = meta["input_size"]
@@ -299,10 +302,14 @@ def load_trace(path: str | os.PathLike, tokens: int | None = None) -> Trace:
             for suffix in ("events", "w_in_mask", "w_rec_mask"):
                 if f"layer{l}_{suffix}" not in files:
                     raise TraceError(f"layer{l}_{suffix}: missing; meta.hidden_sizes lists {len(meta['hidden_sizes'])} layers")
-            events = _unpack(f"layer{l}_events", npz[f"layer{l}_events"], (T_file, H))[:T]
             w_in = _unpack(f"layer{l}_w_in_mask", npz[f"layer{l}_w_in_mask"], (prev, gates * H))
             w_rec = _unpack(f"layer{l}_w_rec_mask", npz[f"layer{l}_w_rec_mask"], (H, gates * H))
             values = None
+            if not with_events:
+                layers.append(LayerTrace(events=None, w_in_mask=w_in, w_rec_mask=w_rec))
+                prev = H
+                continue
+            events = _unpack(f"layer{l}_events", npz[f"layer{l}_events"], (T_file, H))[:T]
             if f"layer{l}_values" in files:
                 values = npz[f"layer{l}_values"]
                 n_file = int(np.unpackbits(npz[f"layer{l}_events"]).sum()) if T == T_file else None
@@ -340,6 +347,73 @@ def save_trace(trace: Trace, path: str | os.PathLike) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(path, **arrays)
     return path
+
+
+class EventStream:
+    """The events of a trace file, read forward in row windows without loading them whole.
+
+    The ``.npz`` members ``layer{l}_events.npy`` are read straight from the zip
+    archive, decompressing as they go, so memory holds one window at a time.
+    ``read(first, stop)`` returns the fired matrix (uint8 ``[stop-first, sum(H)]``,
+    layers side by side) of steps ``first <= t < stop``; windows must move forward
+    (``first`` may reach back into the previous window, ``stop`` only grows).
+    """
+
+    def __init__(self, path: str | os.PathLike, hidden_sizes: list[int], n_tokens: int):
+        import zipfile
+
+        from numpy.lib import format as npformat
+
+        self.path = Path(path)
+        self.hidden_sizes = list(hidden_sizes)
+        self.n_tokens = n_tokens
+        self._zip = zipfile.ZipFile(self.path)
+        self._files = []
+        for l, H in enumerate(self.hidden_sizes):
+            f = self._zip.open(f"layer{l}_events.npy")
+            version = npformat.read_magic(f)
+            read_header = npformat.read_array_header_1_0 if version == (1, 0) else npformat.read_array_header_2_0
+            shape, fortran, dtype = read_header(f)
+            if dtype != np.uint8 or fortran or len(shape) != 2 or shape[1] != _packed_width(H):
+                raise TraceError(f"layer{l}_events: dtype {dtype} shape {shape}, expected uint8 [T, {_packed_width(H)}]")
+            self._files.append(f)
+        self._buf = np.zeros((0, sum(self.hidden_sizes)), dtype=np.uint8)
+        self._buf_first = 0
+
+    def _read_rows(self, n: int) -> np.ndarray:
+        parts = []
+        for f, H in zip(self._files, self.hidden_sizes):
+            width = _packed_width(H)
+            raw = f.read(n * width)
+            if len(raw) != n * width:
+                raise TraceError(f"{self.path.name}: events end before step {self.n_tokens}")
+            packed = np.frombuffer(raw, dtype=np.uint8).reshape(n, width)
+            parts.append(np.unpackbits(packed, axis=1, count=H))
+        return np.concatenate(parts, axis=1)
+
+    def read(self, first: int, stop: int) -> np.ndarray:
+        if not 0 <= first <= stop <= self.n_tokens:
+            raise TraceError(f"stream window [{first}, {stop}) outside 0..{self.n_tokens}")
+        if first < self._buf_first:
+            raise TraceError(f"stream window starts at {first}, before the kept rows from {self._buf_first}")
+        buf_stop = self._buf_first + self._buf.shape[0]
+        if stop > buf_stop:
+            self._buf = np.concatenate([self._buf, self._read_rows(stop - buf_stop)], axis=0)
+        out = np.ascontiguousarray(self._buf[first - self._buf_first : stop - self._buf_first])
+        self._buf = self._buf[first - self._buf_first :]  # keep only what later windows may reach back to
+        self._buf_first = first
+        return out
+
+    def close(self) -> None:
+        for f in self._files:
+            f.close()
+        self._zip.close()
+
+    def __enter__(self) -> EventStream:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
 
 # ----------------------------------------------------------------------------- synthetic

@@ -71,6 +71,7 @@ def run_kernel(
     steps: tuple[int, int] | None = None,
     progress: bool = False,
     threads: int = 1,
+    events=None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Run the Numba kernel over the step range of the tokens, optionally in chunks of steps.
 
@@ -78,7 +79,10 @@ def run_kernel(
     of the token range). Timesteps are independent once the trace is known
     (the barrier resets the chip), so chunks give the same totals as one
     pass; chunking bounds the memory of the event matrix, and ``threads > 1``
-    runs chunks concurrently (the kernel releases the GIL).
+    runs chunks concurrently (the kernel releases the GIL). ``events(first, stop)``
+    supplies the fired matrix of steps ``first <= t < stop`` (default: from the
+    in-memory trace; a :class:`~neurosim.trace.EventStream` for traces read from disk
+    as they are replayed). Windows are requested in order, so a stream reads forward.
     """
     L = len(trace.layers)
     pipelined = arrays.params[K.P_PIPELINED] == 1
@@ -89,12 +93,19 @@ def run_kernel(
     chunk = max(1, n_steps if not chunk_steps else chunk_steps)
     starts = list(range(s0, s1, chunk))
 
-    def one_chunk(a: int):
+    if events is None:
+        def events(first, stop):
+            return fired_matrix(trace, first, stop)
+
+    def window(a: int):
         b = min(a + chunk, s1)
         # tokens touched by steps a..b, plus the step before for recurrent input
         first_tok = max(0, (a - L + 1 if pipelined else a // L) - 1)
         last_tok = min(trace.n_tokens, (b if pipelined else (b - 1) // L + 1))
-        fired = fired_matrix(trace, first_tok, last_tok)
+        return a, b, first_tok, events(first_tok, last_tok)
+
+    def one_chunk(job):
+        a, b, first_tok, fired = job
         return K.simulate_steps(
             fired, first_tok, token_begin, token_end, a, b,
             arrays.layer_offsets, arrays.gates, arrays.unit_core,
@@ -104,13 +115,24 @@ def run_kernel(
         )
 
     if threads > 1 and len(starts) > 1:
+        from collections import deque
         from concurrent.futures import ThreadPoolExecutor
 
         pool = ThreadPoolExecutor(max_workers=threads)
-        parts = pool.map(one_chunk, starts)  # in order
+
+        def bounded():  # windows are read in order, at most 2 per thread ahead of the results
+            ahead = deque()
+            for a in starts:
+                ahead.append(pool.submit(one_chunk, window(a)))
+                if len(ahead) >= 2 * threads:
+                    yield ahead.popleft().result()
+            while ahead:
+                yield ahead.popleft().result()
+
+        parts = bounded()
     else:
         pool = None
-        parts = map(one_chunk, starts)
+        parts = (one_chunk(window(a)) for a in starts)
     if progress and len(starts) > 1:
         from tqdm import tqdm
 
@@ -142,6 +164,7 @@ def simulate(
     steps: tuple[int, int] | None = None,
     progress: bool = False,
     threads: int = 1,
+    events=None,
 ) -> EngineRun:
     """Replay tokens ``token_begin <= t < token_end`` of ``trace``.
 
@@ -155,6 +178,8 @@ def simulate(
         range covers every token the steps touch.
     progress : show a progress bar over chunks.
     threads : run chunks of timesteps on this many threads (numba only; same result).
+    events : callable ``(first, stop) -> fired matrix`` replacing the trace's in-memory
+        events (numba only), e.g. an :class:`~neurosim.trace.EventStream`'s ``read``.
     """
     if backend not in BACKENDS:
         raise EngineError(f"backend: got {backend!r}; allowed: {list(BACKENDS)}")
@@ -168,10 +193,10 @@ def simulate(
     if backend == "numba":
         arrays = arrays if arrays is not None else build_arrays(network, mapping, arch)
         counters, step_cycles, busy = run_kernel(arrays, trace, token_begin, token_end, chunk_steps, steps, progress,
-                                                threads)
+                                                threads, events)
     else:
-        if steps is not None:
-            raise EngineError("steps: the simpy backend replays whole token ranges only")
+        if steps is not None or events is not None:
+            raise EngineError("backend: 'simpy' replays whole in-memory traces only; use 'numba'")
         from neurosim.engine.reference import simulate_reference
 
         counters, step_cycles, busy = simulate_reference(trace, network, mapping, arch, token_begin, token_end)

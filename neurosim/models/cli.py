@@ -1,0 +1,253 @@
+"""Argument parsing for ``neurosim train`` and ``neurosim trace export``.
+
+The lead's ``neurosim/cli.py`` wires these in; ``python -m neurosim.models.cli
+train|export ...`` works on its own. torch is imported only when a command runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+
+MODELS = ("egru", "lstm")
+DATASETS = ("ptb", "wt2")
+PRESETS = ("cpu", "paper", "tiny")
+SPLITS = ("train", "valid", "test")
+
+
+def _fraction(flag: str):
+    def parse(text: str) -> float:
+        try:
+            v = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{flag}: is {text!r}, allowed: a number in [0, 1)") from None
+        if not 0.0 <= v < 1.0:
+            raise argparse.ArgumentTypeError(f"{flag}: is {text!r}, allowed: a number in [0, 1)")
+        return v
+
+    return parse
+
+
+def _positive(flag: str, kind=float):
+    def parse(text: str):
+        try:
+            v = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{flag}: is {text!r}, allowed: a positive {kind.__name__}") from None
+        if v <= 0:
+            raise argparse.ArgumentTypeError(f"{flag}: is {text!r}, allowed: a positive {kind.__name__}")
+        return v
+
+    return parse
+
+
+def _sizes(text: str) -> list[int]:
+    try:
+        sizes = [int(s) for s in text.split(",")]
+    except ValueError:
+        sizes = []
+    if not sizes or any(s < 1 for s in sizes):
+        raise argparse.ArgumentTypeError(
+            f"--hidden-sizes: is {text!r}, allowed: comma-separated integers >= 1, e.g. 400,200"
+        )
+    return sizes
+
+
+def add_train_arguments(parser: argparse.ArgumentParser) -> None:
+    """Flags of ``neurosim train``."""
+    p = parser
+    p.add_argument("--model", choices=MODELS, default="egru", help="recurrent cell (default egru)")
+    p.add_argument("--dataset", choices=DATASETS, default="ptb", help="corpus name recorded in checkpoints and traces")
+    p.add_argument("--data-dir", required=True, help="folder with train.txt, valid.txt, test.txt")
+    p.add_argument(
+        "--preset",
+        choices=PRESETS,
+        default="cpu",
+        help="layer sizes: cpu (2x small), paper (1350/1350/750), tiny (tests)",
+    )
+    p.add_argument(
+        "--out",
+        default=None,
+        help="run folder for checkpoint.pt and log.csv (default runs/<dataset>_<model><sparsity>)",
+    )
+    p.add_argument("--epochs", type=_positive("--epochs"), default=6.0, help="passes over train (may be fractional)")
+    p.add_argument(
+        "--max-minutes",
+        type=_positive("--max-minutes"),
+        default=None,
+        help="stop (and checkpoint) after this wall-clock time",
+    )
+    p.add_argument(
+        "--weight-sparsity",
+        type=_fraction("--weight-sparsity"),
+        default=0.0,
+        help="target fraction of zero recurrent-layer weights",
+    )
+    p.add_argument(
+        "--init-checkpoint",
+        default=None,
+        help="start from this checkpoint, prune it one-shot to --weight-sparsity, fine-tune",
+    )
+    p.add_argument(
+        "--prune-start",
+        type=_fraction("--prune-start"),
+        default=0.1,
+        help="gradual pruning starts at this fraction of the steps",
+    )
+    p.add_argument(
+        "--prune-end",
+        type=_fraction("--prune-end"),
+        default=0.6,
+        help="gradual pruning reaches the target at this fraction",
+    )
+    p.add_argument("--prune-every", type=_positive("--prune-every", int), default=50, help="steps between mask updates")
+    p.add_argument("--lr", type=_positive("--lr"), default=3e-3, help="Adam peak learning rate (cosine decay)")
+    p.add_argument("--warmup-steps", type=int, default=100, help="linear learning-rate warm-up steps")
+    p.add_argument("--batch-size", type=_positive("--batch-size", int), default=64)
+    p.add_argument("--bptt", type=_positive("--bptt", int), default=35)
+    p.add_argument("--clip", type=_positive("--clip"), default=0.5, help="gradient-norm clip")
+    p.add_argument("--activity-reg", type=float, default=0.0, help="weight of the mean-event-rate penalty (EGRU)")
+    p.add_argument(
+        "--activity-target",
+        type=_fraction("--activity-target"),
+        default=0.0,
+        help="event rate below which the activity penalty is off (hinge)",
+    )
+    p.add_argument("--thr-mean", type=float, default=None, help="EGRU threshold init mean (preset default 0.3)")
+    p.add_argument("--hidden-sizes", type=_sizes, default=None, help="override the preset's layer sizes, e.g. 400,200")
+    p.add_argument(
+        "--emb-size", type=_positive("--emb-size", int), default=None, help="override the preset's embedding size"
+    )
+    p.add_argument("--dropout", type=_fraction("--dropout"), default=None, help="override all dropout rates")
+    p.add_argument("--seed", type=int, default=1111)
+    p.add_argument("--threads", type=_positive("--threads", int), default=1, help="torch CPU threads (default 1)")
+    p.add_argument(
+        "--eval-tokens",
+        type=_positive("--eval-tokens", int),
+        default=None,
+        help="validate on the first N tokens of valid only (default: all)",
+    )
+    p.add_argument("--no-progress", action="store_true", help="no tqdm progress bar")
+
+
+def _command_line(args: argparse.Namespace) -> str:
+    """The command that made this run: set by :func:`main`, else taken from ``sys.argv`` of ``neurosim``."""
+    line = getattr(args, "command_line", None)
+    if line:
+        return line
+    if sys.argv and sys.argv[0].rsplit("/", 1)[-1].startswith("neurosim"):
+        return " ".join(["neurosim"] + [shlex.quote(a) for a in sys.argv[1:]])
+    return ""
+
+
+def run_train(args: argparse.Namespace) -> int:
+    from .train import TrainConfig, train
+
+    overrides: dict = {}
+    if args.thr_mean is not None:
+        overrides["thr_mean"] = args.thr_mean
+    if args.hidden_sizes is not None:
+        overrides["hidden_sizes"] = tuple(args.hidden_sizes)
+    if args.emb_size is not None:
+        overrides["emb_size"] = args.emb_size
+    if args.dropout is not None:
+        overrides.update(dropout_emb=args.dropout, dropout_layers=args.dropout, dropout_out=args.dropout)
+    out = args.out or f"runs/{args.dataset}_{args.model}{round(100 * args.weight_sparsity)}"
+    cfg = TrainConfig(
+        model=args.model,
+        dataset=args.dataset,
+        data_dir=args.data_dir,
+        preset=args.preset,
+        out=out,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        bptt=args.bptt,
+        lr=args.lr,
+        warmup_steps=args.warmup_steps,
+        clip=args.clip,
+        weight_sparsity=args.weight_sparsity,
+        prune_start=args.prune_start,
+        prune_end=args.prune_end,
+        prune_every=args.prune_every,
+        activity_reg=args.activity_reg,
+        activity_target=args.activity_target,
+        init_checkpoint=args.init_checkpoint,
+        max_minutes=args.max_minutes,
+        seed=args.seed,
+        threads=args.threads,
+        progress=not args.no_progress,
+        eval_tokens=args.eval_tokens,
+        overrides=overrides,
+        command=_command_line(args),
+    )
+    try:
+        ckpt = train(cfg)
+    except (ValueError, FileNotFoundError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    last = ckpt["history"][-1] if ckpt["history"] else {}
+    print(
+        f"done: {out}/checkpoint.pt step {ckpt['step']}/{ckpt['total_steps']} val_ppl={last.get('val_ppl')} "
+        f"activity_sparsity={last.get('activity_sparsity')} weight_sparsity={last.get('weight_sparsity')}"
+    )
+    return 0
+
+
+def add_export_arguments(parser: argparse.ArgumentParser) -> None:
+    """Flags of ``neurosim trace export``."""
+    p = parser
+    p.add_argument("--checkpoint", required=True, help="checkpoint.pt written by neurosim train")
+    p.add_argument("--data-dir", default=None, help="corpus folder (default: the one recorded in the checkpoint)")
+    p.add_argument("--split", choices=SPLITS, default="test")
+    p.add_argument("--tokens", type=_positive("--tokens", int), default=2048, help="steps kept in the trace")
+    p.add_argument("--out", required=True, help="trace file, e.g. traces/ptb_egru90.npz")
+    p.add_argument(
+        "--values", choices=("auto", "yes", "no"), default="auto", help="store event values (auto: EGRU only)"
+    )
+    p.add_argument(
+        "--no-perplexity", action="store_true", help="skip the full-split perplexity (meta.perplexity = null)"
+    )
+    p.add_argument("--threads", type=_positive("--threads", int), default=1)
+
+
+def run_export(args: argparse.Namespace) -> int:
+    from .export import export_trace
+
+    try:
+        trace, path = export_trace(
+            args.checkpoint,
+            out=args.out,
+            split=args.split,
+            tokens=args.tokens,
+            data_dir=args.data_dir,
+            values=args.values,
+            perplexity=not args.no_perplexity,
+            threads=args.threads,
+            source=_command_line(args),
+        )
+    except (ValueError, FileNotFoundError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    m = trace.meta
+    print(
+        f"wrote {path}: {trace.n_tokens} tokens, perplexity={m['perplexity']}, "
+        f"activity_sparsity={m['activity_sparsity']:.4f}, weight_sparsity={m['weight_sparsity']:.4f}"
+    )
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = argparse.ArgumentParser(prog="python -m neurosim.models.cli")
+    sub = parser.add_subparsers(dest="command", required=True)
+    add_train_arguments(sub.add_parser("train", help="train a language model"))
+    add_export_arguments(sub.add_parser("export", help="export an activation trace"))
+    args = parser.parse_args(argv)
+    name = "neurosim train" if args.command == "train" else "neurosim trace export"
+    args.command_line = " ".join([name] + [shlex.quote(a) for a in argv[1:]])
+    return run_train(args) if args.command == "train" else run_export(args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,298 @@
+"""Training loop: truncated BPTT, Adam, cosine learning rate, gradual or one-shot pruning.
+
+The loop counts global steps (one batch each); an epoch is one pass over the
+train split. ``epochs`` may be fractional (a short fine-tune). A run writes
+``checkpoint.pt`` (resumable) and ``log.csv`` (one row per validation) into
+``out``; a run whose ``out`` already holds ``checkpoint.pt`` resumes from it.
+With ``max_minutes``, the learning-rate and pruning schedules advance by
+whichever is further along, the step count or the elapsed fraction of the
+cap, so a capped run still anneals and reaches its target sparsity.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from .data import Corpus, Dictionary, batchify, get_batch
+from .lm import PRESETS, LanguageModel, ModelConfig, detach_state
+from .pruning import Pruner, cubic_sparsity, measured_weight_sparsity
+
+CHECKPOINT = "checkpoint.pt"
+LOG = "log.csv"
+LOG_FIELDS = (
+    "epoch",
+    "step",
+    "train_loss",
+    "train_ppl",
+    "val_loss",
+    "val_ppl",
+    "activity_sparsity",
+    "weight_sparsity",
+    "lr",
+    "elapsed_s",
+    "thr_mean",
+)  # val_* and activity_sparsity cover the first eval_tokens of valid when that is set
+
+
+@dataclass
+class TrainConfig:
+    """Everything a training run needs; stored in its checkpoint."""
+
+    model: str = "egru"
+    dataset: str = "ptb"
+    data_dir: str = "data/ptb"
+    preset: str = "cpu"
+    out: str = "runs/train"
+    epochs: float = 6.0
+    batch_size: int = 64
+    eval_batch_size: int = 20
+    bptt: int = 35
+    lr: float = 3e-3
+    lr_min_ratio: float = 0.05
+    warmup_steps: int = 100
+    weight_decay: float = 0.0
+    clip: float = 0.5
+    weight_sparsity: float = 0.0
+    prune_start: float = 0.1
+    prune_end: float = 0.6
+    prune_every: int = 50
+    activity_reg: float = 0.0
+    activity_target: float = 0.0
+    init_checkpoint: str | None = None
+    max_minutes: float | None = None
+    seed: int = 1111
+    threads: int = 1
+    progress: bool = True
+    eval_tokens: int | None = None
+    overrides: dict = field(default_factory=dict)
+    command: str = ""
+
+
+def build_model_config(cfg: TrainConfig, vocab_size: int) -> ModelConfig:
+    if cfg.preset not in PRESETS:
+        raise ValueError(f"--preset: is {cfg.preset!r}, allowed: {list(PRESETS)}")
+    kw = dict(PRESETS[cfg.preset])
+    kw.update(cfg.overrides)
+    return ModelConfig(model=cfg.model, vocab_size=vocab_size, **kw)
+
+
+def lr_at(cfg: TrainConfig, step: int, total: int) -> float:
+    if step < cfg.warmup_steps:
+        return cfg.lr * (step + 1) / cfg.warmup_steps
+    progress = min(1.0, (step - cfg.warmup_steps) / max(1, total - cfg.warmup_steps))
+    lo = cfg.lr * cfg.lr_min_ratio
+    return lo + 0.5 * (cfg.lr - lo) * (1.0 + math.cos(math.pi * progress))
+
+
+@torch.no_grad()
+def evaluate(model: LanguageModel, data: torch.Tensor, batch_size: int, bptt: int) -> tuple[float, float]:
+    """Mean cross-entropy (nats) over ``data`` and the activity sparsity (fraction of silent unit-steps)."""
+    model.eval()
+    source = batchify(data, batch_size)
+    state = model.init_state(batch_size)
+    total_loss, total_tokens = 0.0, 0
+    active, unit_steps = 0.0, 0
+    for i in range(0, source.size(0) - 1, bptt):
+        x, y = get_batch(source, i, bptt)
+        logits, state, events = model(x, state)
+        total_loss += F.cross_entropy(logits.view(-1, logits.size(-1)), y.reshape(-1), reduction="sum").item()
+        total_tokens += y.numel()
+        for e in events:
+            active += float(e.sum())
+            unit_steps += e.numel()
+    return total_loss / total_tokens, 1.0 - active / unit_steps
+
+
+def _thr_mean(model: LanguageModel) -> float:
+    thetas = [layer.theta for layer in model.layers if hasattr(layer, "theta")]
+    if not thetas:
+        return float("nan")
+    return float(torch.cat([t.detach() for t in thetas]).mean())
+
+
+def load_checkpoint(path: str | Path) -> dict:
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"--checkpoint: no such file {str(path)!r}")
+    return torch.load(path, map_location="cpu", weights_only=False)
+
+
+def model_from_checkpoint(ckpt: dict) -> tuple[LanguageModel, Dictionary]:
+    mcfg = ModelConfig(**ckpt["model_config"])
+    model = LanguageModel(mcfg)
+    model.load_state_dict(ckpt["model_state"])
+    return model, Dictionary(ckpt["vocab"])
+
+
+def train(cfg: TrainConfig, log=print) -> dict:
+    """Train (or resume, or fine-tune from ``init_checkpoint``); return the final checkpoint dict."""
+    torch.set_num_threads(cfg.threads)
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    ckpt_path = out / CHECKPOINT
+    resume = load_checkpoint(ckpt_path) if ckpt_path.is_file() else None
+    init = load_checkpoint(cfg.init_checkpoint) if (cfg.init_checkpoint and resume is None) else None
+
+    torch.manual_seed(cfg.seed)
+    dictionary = None
+    if resume is not None:
+        dictionary = Dictionary(resume["vocab"])
+    elif init is not None:
+        dictionary = Dictionary(init["vocab"])
+    corpus = Corpus(cfg.data_dir, dictionary)
+    vocab = corpus.dictionary
+
+    if resume is not None:
+        model, _ = model_from_checkpoint(resume)
+        log(f"resuming {ckpt_path} at step {resume['step']}")
+    elif init is not None:
+        model, _ = model_from_checkpoint(init)
+        if model.config.model != cfg.model:
+            raise ValueError(f"--model: is {cfg.model!r}, but --init-checkpoint holds a {model.config.model!r} model")
+    else:
+        model = LanguageModel(build_model_config(cfg, len(vocab)))
+    mcfg = model.config
+
+    train_data = batchify(corpus.train, cfg.batch_size)
+    batches_per_epoch = math.ceil((train_data.size(0) - 1) / cfg.bptt)
+    total_steps = max(1, round(cfg.epochs * batches_per_epoch))
+
+    pruner = Pruner(model)
+    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    step = 0
+    history: list[dict] = []
+    elapsed_before = 0.0
+    base_epochs = 0.0
+    if resume is not None:
+        pruner.load_state_dict(resume["pruner"])
+        optimizer.load_state_dict(resume["optimizer"])
+        step = int(resume["step"])
+        history = list(resume["history"])
+        elapsed_before = float(resume["elapsed_s"])
+        base_epochs = float(resume.get("base_epochs", 0.0))
+        torch.set_rng_state(resume["rng_state"])
+    elif init is not None:
+        base_epochs = float(init.get("epochs_done", 0.0)) + float(init.get("base_epochs", 0.0))
+        if "pruner" in init:
+            pruner.load_state_dict(init["pruner"])
+        if cfg.weight_sparsity > 0:
+            pruner.prune_to(cfg.weight_sparsity)
+            log(f"one-shot pruned {cfg.init_checkpoint} to weight sparsity {pruner.measured_sparsity():.4f}")
+    gradual = (
+        cfg.weight_sparsity > 0
+        and init is None
+        and (resume is None or resume["train_config"].get("init_checkpoint") is None)
+    )
+    prune_start = int(cfg.prune_start * total_steps)
+    prune_end = int(cfg.prune_end * total_steps)
+
+    def checkpoint(epochs_done: float) -> dict:
+        return {
+            "model_config": mcfg.to_dict(),
+            "model_state": model.state_dict(),
+            "vocab": vocab.idx2word,
+            "optimizer": optimizer.state_dict(),
+            "pruner": pruner.state_dict(),
+            "step": step,
+            "total_steps": total_steps,
+            "epochs_done": epochs_done,
+            "base_epochs": base_epochs,
+            "history": history,
+            "elapsed_s": elapsed_before + (time.time() - t0),
+            "train_config": asdict(cfg),
+            "rng_state": torch.get_rng_state(),
+        }
+
+    def validate(train_loss: float) -> dict:
+        valid = corpus.valid if cfg.eval_tokens is None else corpus.valid[: cfg.eval_tokens]
+        val_loss, act = evaluate(model, valid, cfg.eval_batch_size, cfg.bptt)
+        row = {
+            "epoch": round(step / batches_per_epoch, 4),
+            "step": step,
+            "train_loss": round(train_loss, 4),
+            "train_ppl": round(math.exp(min(train_loss, 50)), 2),
+            "val_loss": round(val_loss, 4),
+            "val_ppl": round(math.exp(min(val_loss, 50)), 2),
+            "activity_sparsity": round(act, 4),
+            "weight_sparsity": round(measured_weight_sparsity(model), 4),
+            "lr": optimizer.param_groups[0]["lr"],
+            "elapsed_s": round(elapsed_before + time.time() - t0, 1),
+            "thr_mean": round(_thr_mean(model), 4),
+        }
+        history.append(row)
+        log_path = out / LOG
+        new = not log_path.is_file()
+        with open(log_path, "a", newline="") as f:
+            w = csv.DictWriter(f, fieldnames=LOG_FIELDS)
+            if new:
+                w.writeheader()
+            w.writerow(row)
+        log(" ".join(f"{k}={v}" for k, v in row.items()))
+        return row
+
+    t0 = time.time()
+    deadline = None if cfg.max_minutes is None else t0 + 60.0 * cfg.max_minutes
+    bar = None
+    if cfg.progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=total_steps, initial=step, desc=f"{mcfg.model} {cfg.dataset}", unit="batch", mininterval=5.0)
+    state = model.init_state(cfg.batch_size)
+    run_loss, run_n = 0.0, 0
+    stopped_early = False
+    model.train()
+    while step < total_steps:
+        if deadline is not None and time.time() > deadline:
+            stopped_early = True
+            log(f"--max-minutes {cfg.max_minutes} reached at step {step}/{total_steps}")
+            break
+        b = step % batches_per_epoch
+        if b == 0:
+            state = model.init_state(cfg.batch_size)
+        # with --max-minutes, schedules run on max(step, the step matching the elapsed fraction of the cap)
+        sched = step if deadline is None else max(step, int(total_steps * (time.time() - t0) / (deadline - t0)))
+        if gradual and (step % cfg.prune_every == 0 or sched >= prune_end):
+            pruner.prune_to(cubic_sparsity(sched, cfg.weight_sparsity, prune_start, prune_end))
+        x, y = get_batch(train_data, b * cfg.bptt, cfg.bptt)
+        for g in optimizer.param_groups:
+            g["lr"] = lr_at(cfg, sched, total_steps)
+        state = detach_state(state)
+        logits, state, events = model(x, state)
+        loss = F.cross_entropy(logits.view(-1, logits.size(-1)), y.reshape(-1))
+        total = loss
+        if cfg.activity_reg > 0 and mcfg.model == "egru":
+            rate = torch.stack([e.mean() for e in events]).mean()
+            total = total + cfg.activity_reg * torch.relu(rate - cfg.activity_target)
+        optimizer.zero_grad(set_to_none=True)
+        total.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip)
+        optimizer.step()
+        pruner.apply()
+        run_loss += loss.item()
+        run_n += 1
+        step += 1
+        if bar is not None:
+            bar.update(1)
+            if step % 50 == 0:
+                act = float(torch.stack([e.mean() for e in events]).mean())
+                bar.set_postfix(loss=f"{run_loss / run_n:.3f}", ws=f"{pruner.sparsity:.2f}", act=f"{act:.3f}")
+        if step % batches_per_epoch == 0 or step == total_steps:
+            validate(run_loss / max(1, run_n))
+            model.train()
+            run_loss, run_n = 0.0, 0
+            torch.save(checkpoint(step / batches_per_epoch), ckpt_path)
+    if bar is not None:
+        bar.close()
+    if stopped_early:
+        validate(run_loss / max(1, run_n))
+        torch.save(checkpoint(step / batches_per_epoch), ckpt_path)
+    final = checkpoint(step / batches_per_epoch)
+    final["stopped_early"] = stopped_early
+    return final

@@ -167,6 +167,16 @@ def _grow(a, n):
 
 
 
+@njit(cache=True, inline="always")
+def _entry_cost(k, su, out_synops, out_work, out_bytes):
+    """Synops, synapse work and synapse bytes of destination entry ``k`` for projections ``su``."""
+    if su == SEL_FF:
+        return out_synops[k, 0], out_work[k, 0], out_bytes[k, 0]
+    if su == SEL_REC:
+        return out_synops[k, 1], out_work[k, 1], out_bytes[k, 1]
+    return out_synops[k, 0] + out_synops[k, 1], out_work[k, 0] + out_work[k, 1], out_bytes[k, 0] + out_bytes[k, 1]
+
+
 @njit(cache=True)
 def entry_routes(out_ptr, out_core, unit_core, p):
     """The route of every destination entry (presynaptic unit -> core), CSR: (ptr, links)."""
@@ -344,18 +354,7 @@ def simulate_steps(
                 su = sel[u]
                 sel[u] = 0
                 for k in range(out_ptr[u], out_ptr[u + 1]):
-                    if su == SEL_FF:
-                        syn = out_synops[k, 0]
-                        work = out_work[k, 0]
-                        nbytes = out_bytes[k, 0]
-                    elif su == SEL_REC:
-                        syn = out_synops[k, 1]
-                        work = out_work[k, 1]
-                        nbytes = out_bytes[k, 1]
-                    else:
-                        syn = out_synops[k, 0] + out_synops[k, 1]
-                        work = out_work[k, 0] + out_work[k, 1]
-                        nbytes = out_bytes[k, 0] + out_bytes[k, 1]
+                    syn, work, nbytes = _entry_cost(k, su, out_synops, out_work, out_bytes)
                     if syn == 0:
                         continue
                     n_synops += syn
@@ -483,18 +482,7 @@ def simulate_steps(
                     e_cycles = _grow(e_cycles, need)
                     roots = _grow(roots, need)
                 for k in range(k0, k1):
-                    if su == SEL_FF:
-                        syn = out_synops[k, 0]
-                        work = out_work[k, 0]
-                        nbytes = out_bytes[k, 0]
-                    elif su == SEL_REC:
-                        syn = out_synops[k, 1]
-                        work = out_work[k, 1]
-                        nbytes = out_bytes[k, 1]
-                    else:
-                        syn = out_synops[k, 0] + out_synops[k, 1]
-                        work = out_work[k, 0] + out_work[k, 1]
-                        nbytes = out_bytes[k, 0] + out_bytes[k, 1]
+                    syn, work, nbytes = _entry_cost(k, su, out_synops, out_work, out_bytes)
                     if syn == 0:
                         continue
                     n_synops += syn
@@ -663,34 +651,3 @@ def simulate_steps(
         step_cycles[si] = step
         counters[TOTAL_CYCLES] += step
     return counters, step_cycles, core_busy
-
-
-@njit(cache=True)
-def count_synops_per_core(fired, n_inputs, layer_offsets, out_ptr, out_core, out_synops, n_cores):
-    """Synops per core of a whole trace, ignoring timing: the counting floor.
-
-    Same conventions as :func:`simulate_steps` with every token in range.
-    Returns int64 [n_cores].
-    """
-    n_layers = layer_offsets.shape[0] - 1
-    T = fired.shape[0]
-    out = np.zeros(n_cores, dtype=np.int64)
-    for t in range(T):
-        for l in range(n_layers):
-            if l == 0:
-                for u in range(n_inputs):
-                    for k in range(out_ptr[u], out_ptr[u + 1]):
-                        out[out_core[k]] += out_synops[k, 0]
-            else:
-                for j in range(layer_offsets[l] - layer_offsets[l - 1]):
-                    if fired[t, layer_offsets[l - 1] - n_inputs + j]:
-                        u = layer_offsets[l - 1] + j
-                        for k in range(out_ptr[u], out_ptr[u + 1]):
-                            out[out_core[k]] += out_synops[k, 0]
-            if t >= 1:
-                for j in range(layer_offsets[l + 1] - layer_offsets[l]):
-                    if fired[t - 1, layer_offsets[l] - n_inputs + j]:
-                        u = layer_offsets[l] + j
-                        for k in range(out_ptr[u], out_ptr[u + 1]):
-                            out[out_core[k]] += out_synops[k, 1]
-    return out

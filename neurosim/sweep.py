@@ -28,10 +28,11 @@ import math
 import os
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Any, Callable, Literal
+from typing import Annotated, Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -90,15 +91,15 @@ class RandomAxes(Frozen):
 class Axes(Frozen):
     """Architecture axes; the point set is grid x random x points (an absent kind counts once)."""
 
-    grid: dict[str, Annotated[list[Any], Field(min_length=1)]] = {}
+    grid: dict[str, Annotated[list[Any], Field(min_length=1)]] = Field(default_factory=dict)
     random: RandomAxes | None = None
-    points: list[dict[str, Any]] = []
+    points: list[dict[str, Any]] = Field(default_factory=list)
 
 
 class SyntheticTrace(Frozen):
     """A random trace (:func:`neurosim.trace.synthetic`); a list in a field is a grid over it."""
 
-    hidden_sizes: list[PositiveInt] | list[list[PositiveInt]] = [512, 512]
+    hidden_sizes: list[PositiveInt] | list[list[PositiveInt]] = Field(default_factory=lambda: [512, 512])
     input_size: PositiveInt | list[PositiveInt] = 256
     activity: Fraction | list[Fraction] = 0.15
     weight_sparsity: Fraction | list[Fraction] = 0.9
@@ -211,7 +212,10 @@ def _check_path(path: str, data: dict, where: str) -> None:
         if not isinstance(node, dict) or part not in node:
             parent = ".".join(parts[:i]) or "(top level)"
             known = sorted(node) if isinstance(node, dict) else []
-            what = f"'{parts[i - 1]}' is a value, not a section" if not isinstance(node, dict) else f"unknown key {part!r} under {parent}"
+            if isinstance(node, dict):
+                what = f"unknown key {part!r} under {parent}"
+            else:
+                what = f"'{parts[i - 1]}' is a value, not a section"
             raise SpecError(f"{where}{path}: {what}; known keys: {known}")
         node = node[part]
 
@@ -252,7 +256,7 @@ def _axis_points(axes: Axes) -> list[dict]:
                     v = math.exp(rng.uniform(math.log(p.low), math.log(p.high)))
                 else:
                     v = float(rng.uniform(p.low, p.high))
-                point[key] = int(round(v)) if p.integer else v
+                point[key] = round(v) if p.integer else v
             drawn.append(point)
     explicit = [dict(p) for p in axes.points] or [{}]
     return [{**g, **d, **e} for g in grid for d in drawn for e in explicit]
@@ -273,7 +277,8 @@ def _trace_points(entry: TraceEntry, root: Path, tokens: int | None, where: str)
             files, rel = ([full], [pattern]) if Path(full).is_file() else ([], [])
         if not files and not entry.optional:
             raise SpecError(f"{where}file: {pattern!r} matches no file under {root}; set optional: true to skip it")
-        return [{"kind": "file", "file": r, "path": str(Path(f).resolve()), "tokens": tokens} for r, f in zip(rel, files)]
+        return [{"kind": "file", "file": r, "path": str(Path(f).resolve()), "tokens": tokens}
+                for r, f in zip(rel, files)]
     s = entry.synthetic
     sizes = s.hidden_sizes if s.hidden_sizes and isinstance(s.hidden_sizes[0], list) else [s.hidden_sizes]
     out = []
@@ -331,7 +336,8 @@ def load_sweep(spec: str | Path | dict, root: str | Path | None = None) -> Sweep
                 _check_value(k, v, base, at)
 
     opts = sw.spec.options
-    traces = [t for i, e in enumerate(sw.spec.traces) for t in _trace_points(e, root, opts.tokens, f"{where}traces.{i}.")]
+    traces = [t for i, e in enumerate(sw.spec.traces)
+              for t in _trace_points(e, root, opts.tokens, f"{where}traces.{i}.")]
     run_opts = [
         {"policy": pol, "min_cores": mc, "backend": opts.backend}
         for pol in _as_list(opts.policy)
@@ -348,7 +354,7 @@ def load_sweep(spec: str | Path | dict, root: str | Path | None = None) -> Sweep
                     sw.points.append(Point(
                         index=len(sw.points),
                         point_id=_digest({**params, "set": overrides}),
-                        sim_id=_digest({**params, "set": sim_over}) if energy_too else _digest({**params, "set": overrides}),
+                        sim_id=_digest({**params, "set": sim_over}),
                         arch_file=arch_file,
                         arch_path=str((root / arch_file).resolve()),
                         overrides=dict(overrides),
@@ -357,7 +363,8 @@ def load_sweep(spec: str | Path | dict, root: str | Path | None = None) -> Sweep
                     ))
     ids = [p.point_id for p in sw.points]
     if len(set(ids)) != len(ids):
-        raise SpecError(f"{where}the spec lists the same point more than once (check repeated trace entries or axis values)")
+        raise SpecError(f"{where}the spec lists the same point more than once "
+                        "(check repeated trace entries or axis values)")
     return sw
 
 
@@ -442,7 +449,7 @@ def run_group(points: list[Point]) -> list[dict]:
                     base_result = result
             row.update(result.to_flat_dict())
             row.update(status=STATUS_OK, error=None, recosted=recosted, arch_sig=arch_signature(arch))
-        except Exception as exc:  # a bad point is a result, not the end of the sweep
+        except Exception as exc:  # noqa: BLE001 -- a bad point is a result, not the end of the sweep
             if i == 0:
                 base_error = exc
             row.update(status=STATUS_ERROR, error=_one_line(exc), recosted=False)
@@ -481,7 +488,6 @@ class _PartWriter:
 
     def __init__(self, out: Path, flush_s: float = 2.0, flush_rows: int = 256):
         self.folder = parts_dir(out)
-        self.folder.mkdir(parents=True, exist_ok=True)
         self.flush_s, self.flush_rows = flush_s, flush_rows
         self.pending: list[dict] = []
         self.last = time.monotonic()
@@ -494,6 +500,7 @@ class _PartWriter:
 
     def flush(self) -> None:
         if self.pending:
+            self.folder.mkdir(parents=True, exist_ok=True)
             name = f"part-{time.time_ns():020d}-{os.getpid()}-{self.seq:06d}.parquet"
             _atomic_parquet(pd.DataFrame(self.pending), self.folder / name)
             self.seq += 1
@@ -575,7 +582,7 @@ def _run_local(groups, workers, record):
             g = futures[fut]
             try:
                 rows = fut.result()
-            except Exception as exc:  # the worker process died
+            except Exception as exc:  # noqa: BLE001 -- the worker process died
                 rows = _error_rows(g, exc)
             record(g, rows)
     finally:
@@ -586,8 +593,15 @@ def _run_dask(groups, scheduler, record):
     try:
         from dask.distributed import Client, as_completed
     except ImportError:
-        raise SpecError("--scheduler: needs Dask distributed; install the extra: pip install 'neurosim[dist]'") from None
-    client = scheduler if isinstance(scheduler, Client) else Client(scheduler)
+        raise SpecError("--scheduler: needs Dask distributed; install the extra: "
+                        "pip install 'neurosim[dist]'") from None
+    if isinstance(scheduler, Client):
+        client = scheduler
+    else:
+        try:
+            client = Client(scheduler, timeout=30)
+        except (OSError, TimeoutError) as exc:
+            raise SpecError(f"--scheduler {scheduler}: cannot connect ({_one_line(exc)})") from None
     try:
         futures = client.map(run_group, groups, pure=False)
         index = {f.key: g for f, g in zip(futures, groups)}
@@ -596,7 +610,7 @@ def _run_dask(groups, scheduler, record):
                 g = index[fut.key]
                 try:
                     rows = fut.result()
-                except Exception as exc:
+                except Exception as exc:  # noqa: BLE001 -- the task was lost on the cluster
                     rows = _error_rows(g, exc)
                 record(g, rows)
         finally:

@@ -72,7 +72,7 @@ def test_resume_after_interrupt_gives_same_table(arch_yaml, tmp_path):
 
     seen = []
     resumed = sweep(spec, out, progress=False, on_rows=seen.extend, root=arch_yaml.parent)
-    assert len(seen) == 6 and not set(r["point_id"] for r in seen) & set(saved["point_id"])
+    assert len(seen) == 6 and not {r["point_id"] for r in seen} & set(saved["point_id"])
     assert not parts_dir(out).exists()
     pd.testing.assert_frame_equal(comparable(resumed), comparable(full))
     pd.testing.assert_frame_equal(comparable(pd.read_parquet(out)), comparable(full))

@@ -31,7 +31,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PTB_TEST_TOKENS = 82_430
-PAPER = dict(hidden_sizes=[1350, 1350, 750], input_size=750, activity=0.15, weight_sparsity=0.9, gates=3)
+PAPER = {"hidden_sizes": [1350, 1350, 750], "input_size": 750, "activity": 0.15, "weight_sparsity": 0.9, "gates": 3}
 
 
 def peak_rss_mib() -> float:

@@ -8,9 +8,9 @@ The pipeline, one stage per module: trace -> network -> mapping -> engine -> ene
 
 __version__ = "0.1.0"
 
-from neurosim.api import run  # noqa: E402
-from neurosim.arch import load_arch  # noqa: E402
-from neurosim.result import Result  # noqa: E402
-from neurosim.trace import load_trace, save_trace, synthetic  # noqa: E402
+from neurosim.api import run
+from neurosim.arch import load_arch
+from neurosim.result import Result
+from neurosim.trace import load_trace, save_trace, synthetic
 
-__all__ = ["run", "load_arch", "load_trace", "save_trace", "synthetic", "Result", "__version__"]
+__all__ = ["Result", "__version__", "load_arch", "load_trace", "run", "save_trace", "synthetic"]

@@ -14,12 +14,12 @@ def _readme_commands():
 
 def test_ci_runs_the_readme_test_command():
     """.ci/run executes the README's test command verbatim (modulo pip's -q)."""
-    test_cmd = [c for c in _readme_commands() if "pytest" in c][0]
+    test_cmd = next(c for c in _readme_commands() if "pytest" in c)
     assert test_cmd in (ROOT / ".ci" / "run").read_text()
 
 
 def test_readme_main_command_uses_shipped_files():
-    main_cmd = [c for c in _readme_commands() if "neurosim run" in c][0]
+    main_cmd = next(c for c in _readme_commands() if "neurosim run" in c)
     arch = re.search(r"--arch (\S+)", main_cmd).group(1)
     trace = re.search(r"--trace (\S+)", main_cmd).group(1)
     assert (ROOT / arch).is_file()

@@ -213,4 +213,4 @@ def simulate(
     )
 
 
-__all__ = ["BACKENDS", "EngineError", "EngineRun", "simulate", "run_kernel", "build_arrays"]
+__all__ = ["BACKENDS", "EngineError", "EngineRun", "build_arrays", "run_kernel", "simulate"]

@@ -140,33 +140,6 @@ def route(src_core, dst_core, p, out):
     return n
 
 
-@njit(cache=True)
-def link_latency(link, p):
-    n_cores = p[P_N_CORES]
-    if link < 2 * n_cores:
-        return p[P_LOCAL_LAT]
-    d = (link - 2 * n_cores) % 4
-    return p[P_HOP_X_LAT] if d < 2 else p[P_HOP_Y_LAT]
-
-
-@njit(cache=True)
-def _grow_fill(a, n):
-    """``a`` extended to length ``n`` with -1 (calendar buckets)."""
-    b = np.full(n, -1, dtype=a.dtype)
-    b[: a.shape[0]] = a
-    return b
-
-
-@njit(cache=True)
-def _grow(a, n):
-    if n <= a.shape[0]:
-        return a
-    b = np.empty(max(n, 2 * a.shape[0]), dtype=a.dtype)
-    b[: a.shape[0]] = a
-    return b
-
-
-
 @njit(cache=True, inline="always")
 def _entry_cost(k, su, out_synops, out_work, out_bytes):
     """Synops, synapse work and synapse bytes of destination entry ``k`` for projections ``su``."""
@@ -196,6 +169,318 @@ def entry_routes(out_ptr, out_core, unit_core, p):
             n = route(unit_core[u], out_core[k], p, path)
             links[ptr[k] : ptr[k] + n] = path[:n]
     return ptr, links
+
+
+# ----------------------------------------------------------------------------- the calendar
+# Events of a spike phase sit in FIFO buckets, one per cycle (``head``/``tail`` per
+# cycle, ``nxt`` per item), so they run in (time, order scheduled) order: the order
+# SimPy gives to timeouts. Buckets are emptied as time passes; the caller sizes them
+# for the latest possible event (every link traversal of the step in a row).
+
+
+@njit(cache=True, inline="always")
+def _calendar_push(head, tail, nxt, t, item):
+    nxt[item] = -1
+    if head[t] < 0:
+        head[t] = item
+    else:
+        nxt[tail[t]] = item
+    tail[t] = item
+
+
+@njit(cache=True, inline="always")
+def _reserve(link_free, link, ready, flits):
+    """First come first served: the cycle the packet departs; the link is busy for ``flits`` cycles."""
+    depart = link_free[link]
+    depart = max(depart, ready)
+    link_free[link] = depart + flits
+    return depart
+
+
+@njit(cache=True, inline="always")
+def _queue_at_core(core_free, core_busy, dst, arrive, cycles):
+    """First come first served at the core's input queue: (start, finish) of the synapse work."""
+    start = core_free[dst]
+    start = max(start, arrive)
+    core_free[dst] = start + cycles
+    core_busy[dst] += cycles
+    return start, start + cycles
+
+
+# ----------------------------------------------------------------------------- one timestep
+
+
+@njit(cache=True)
+def _senders(s, pipelined, token_begin, token_end, fired, fired_first_token, layer_offsets, sel, active_units):
+    """Mark the presynaptic units that send in timestep ``s`` (``sel``: SEL_FF | SEL_REC); their count."""
+    n_layers = layer_offsets.shape[0] - 1
+    n_inputs = layer_offsets[0]
+    for l in range(n_layers):
+        if pipelined:
+            t = s - l
+        elif s % n_layers == l:
+            t = s // n_layers
+        else:
+            continue
+        if t < token_begin or t >= token_end:
+            continue
+        if l == 0:
+            for u in range(n_inputs):
+                sel[u] |= SEL_FF
+        else:
+            row = t - fired_first_token
+            for j in range(layer_offsets[l] - layer_offsets[l - 1]):
+                if fired[row, layer_offsets[l - 1] - n_inputs + j]:
+                    sel[layer_offsets[l - 1] + j] |= SEL_FF
+        if t >= 1:
+            row = t - 1 - fired_first_token
+            for j in range(layer_offsets[l + 1] - layer_offsets[l]):
+                if fired[row, layer_offsets[l] - n_inputs + j]:
+                    sel[layer_offsets[l] + j] |= SEL_REC
+    n_active = 0
+    for u in range(layer_offsets[n_layers]):
+        if sel[u] != 0:
+            active_units[n_active] = u
+            n_active += 1
+    return n_active
+
+
+@njit(cache=True)
+def _unicast_phase(n_active, active_units, sel, out_ptr, out_core, out_synops, out_work, out_bytes, out_cycles,
+                   route_ptr, route_info, route_hops, flits, link_free, core_free, core_busy,
+                   pk_link, pk_cost, pk_dst, pk_pos, pk_cycles, pk_next, head, tail, counters):
+    """Spike phase with source replication: one packet per destination core.
+
+    A packet is one destination entry; its events are the far ends of the links
+    of its route, so nothing is built. The ejection link serves one core, so
+    packets leave it in the order the core receives them: a packet is queued at
+    its core when it reserves the ejection link, without an event.
+    Returns the cycle the phase ends.
+    """
+    n_synops = n_work = n_bytes = n_sent = n_link_wait = n_core_wait = n_local = n_x = n_y = 0
+    pending = 0
+    for a in range(n_active):
+        u = active_units[a]
+        su = sel[u]
+        sel[u] = 0
+        for k in range(out_ptr[u], out_ptr[u + 1]):
+            syn, work, nbytes = _entry_cost(k, su, out_synops, out_work, out_bytes)
+            if syn == 0:
+                continue
+            n_synops += syn
+            n_work += work
+            n_bytes += nbytes
+            n_local += route_hops[k, 0]
+            n_x += route_hops[k, 1]
+            n_y += route_hops[k, 2]
+            pk = n_sent  # packets of the step are numbered in creation order
+            n_sent += 1
+            pk_cycles[pk] = out_cycles[k, su - 1]
+            i = route_ptr[k]
+            pk_pos[pk] = i + 1
+            pk_link[pk] = route_info[i + 1, 0]  # the next hop, read while its cache line is hot
+            pk_cost[pk] = route_info[i + 1, 1]
+            pk_dst[pk] = route_info[i + 1, 2]
+            depart = _reserve(link_free, route_info[i, 0], 0, flits)
+            n_link_wait += depart
+            _calendar_push(head, tail, pk_next, depart + route_info[i, 1], pk)
+            pending += 1
+    phase_end = 0
+    now = 0
+    while pending > 0:
+        pk = head[now]
+        while pk >= 0:
+            following = pk_next[pk]  # read first: pk may be queued again below
+            pending -= 1
+            phase_end = max(phase_end, now)
+            depart = _reserve(link_free, pk_link[pk], now, flits)
+            n_link_wait += depart - now
+            arrive = depart + pk_cost[pk]
+            dst = pk_dst[pk]
+            if dst >= 0:
+                start, finish = _queue_at_core(core_free, core_busy, dst, arrive, pk_cycles[pk])
+                n_core_wait += start - arrive
+                phase_end = max(phase_end, finish)
+            else:
+                j = pk_pos[pk] + 1
+                pk_pos[pk] = j
+                pk_link[pk] = route_info[j, 0]
+                pk_cost[pk] = route_info[j, 1]
+                pk_dst[pk] = route_info[j, 2]
+                _calendar_push(head, tail, pk_next, arrive, pk)
+                pending += 1
+            pk = following
+        head[now] = -1
+        tail[now] = -1
+        now += 1
+    counters[SYNOPS] += n_synops
+    counters[SYNAPSE_WORK] += n_work
+    counters[SYNAPSE_BYTES] += n_bytes
+    counters[PACKETS_SENT] += n_sent
+    counters[PACKETS_INJECTED] += n_sent
+    counters[PACKETS_RECEIVED] += n_sent
+    counters[LINK_WAIT_CYCLES] += n_link_wait
+    counters[CORE_WAIT_CYCLES] += n_core_wait
+    counters[FLITS_LOCAL] += n_local * flits
+    counters[FLIT_HOPS_X] += n_x * flits
+    counters[FLIT_HOPS_Y] += n_y * flits
+    return phase_end
+
+
+@njit(cache=True)
+def _multicast_phase(n_active, active_units, sel, out_ptr, out_core, out_synops, out_work, out_bytes, out_cycles,
+                     route_ptr, route_info, flits, link_free, core_free, core_busy, link_edge,
+                     head, tail, counters):
+    """Spike phase with in-network multicast: one packet per presynaptic unit.
+
+    The packet's copies branch along the union of its destinations' routes, a
+    tree of link traversals (edges) built here in unit order, destination order.
+    An event is the far end of an edge; the children of an edge reserve their
+    links when it arrives. Leaves (ejection links) queue at their core when
+    reserved, as in :func:`_unicast_phase`. Returns the cycle the phase ends.
+    """
+    need = 0
+    for a in range(n_active):
+        u = active_units[a]
+        need += route_ptr[out_ptr[u + 1]] - route_ptr[out_ptr[u]]
+    e_link = np.empty(need, dtype=np.int64)
+    e_cost = np.empty(need, dtype=np.int64)
+    e_dst = np.empty(need, dtype=np.int64)
+    e_cycles = np.empty(need, dtype=np.int64)
+    e_first = np.empty(need, dtype=np.int64)  # first child
+    e_last = np.empty(need, dtype=np.int64)  # last child
+    e_sibling = np.empty(need, dtype=np.int64)  # next child of the same parent
+    e_next = np.empty(need, dtype=np.int64)  # next event in the same calendar bucket
+    roots = np.empty(n_active, dtype=np.int64)
+    n_edges = n_roots = 0
+    n_synops = n_work = n_bytes = n_sent = n_link_wait = n_core_wait = n_local = n_x = n_y = 0
+    for a in range(n_active):
+        u = active_units[a]
+        su = sel[u]
+        sel[u] = 0
+        first_edge = n_edges
+        for k in range(out_ptr[u], out_ptr[u + 1]):
+            syn, work, nbytes = _entry_cost(k, su, out_synops, out_work, out_bytes)
+            if syn == 0:
+                continue
+            n_synops += syn
+            n_work += work
+            n_bytes += nbytes
+            n_sent += 1
+            parent = -1
+            for i in range(route_ptr[k], route_ptr[k + 1]):
+                link = route_info[i, 0]
+                if link_edge[link] >= 0:  # shared with an earlier destination of this packet
+                    parent = link_edge[link]
+                    continue
+                e = n_edges
+                n_edges += 1
+                link_edge[link] = e
+                e_link[e] = link
+                e_cost[e] = route_info[i, 1]
+                e_dst[e] = route_info[i, 2]
+                e_cycles[e] = out_cycles[k, su - 1]
+                e_first[e] = -1
+                e_last[e] = -1
+                e_sibling[e] = -1
+                if parent < 0:
+                    roots[n_roots] = e
+                    n_roots += 1
+                elif e_last[parent] < 0:
+                    e_first[parent] = e
+                    e_last[parent] = e
+                else:
+                    e_sibling[e_last[parent]] = e
+                    e_last[parent] = e
+                parent = e
+        for e in range(first_edge, n_edges):  # forget this packet's tree
+            link_edge[e_link[e]] = -1
+            if e_link[e] < 2 * core_free.shape[0]:
+                n_local += 1
+            elif (e_link[e] - 2 * core_free.shape[0]) % 4 < 2:
+                n_x += 1
+            else:
+                n_y += 1
+
+    phase_end = 0
+    pending = 0
+    for r in range(n_roots):  # a root is an injection link: never a leaf
+        e = roots[r]
+        depart = _reserve(link_free, e_link[e], 0, flits)
+        n_link_wait += depart
+        _calendar_push(head, tail, e_next, depart + e_cost[e], e)
+        pending += 1
+    now = 0
+    while pending > 0:
+        e = head[now]
+        while e >= 0:
+            pending -= 1
+            phase_end = max(phase_end, now)
+            c = e_first[e]
+            while c >= 0:
+                depart = _reserve(link_free, e_link[c], now, flits)
+                n_link_wait += depart - now
+                arrive = depart + e_cost[c]
+                if e_dst[c] >= 0:
+                    start, finish = _queue_at_core(core_free, core_busy, e_dst[c], arrive, e_cycles[c])
+                    n_core_wait += start - arrive
+                    phase_end = max(phase_end, finish)
+                else:
+                    _calendar_push(head, tail, e_next, arrive, c)
+                    pending += 1
+                c = e_sibling[c]
+            e = e_next[e]
+        head[now] = -1
+        tail[now] = -1
+        now += 1
+    counters[SYNOPS] += n_synops
+    counters[SYNAPSE_WORK] += n_work
+    counters[SYNAPSE_BYTES] += n_bytes
+    counters[PACKETS_SENT] += n_sent
+    counters[PACKETS_INJECTED] += n_roots
+    counters[PACKETS_RECEIVED] += n_sent
+    counters[LINK_WAIT_CYCLES] += n_link_wait
+    counters[CORE_WAIT_CYCLES] += n_core_wait
+    counters[FLITS_LOCAL] += n_local * flits
+    counters[FLIT_HOPS_X] += n_x * flits
+    counters[FLIT_HOPS_Y] += n_y * flits
+    return phase_end
+
+
+@njit(cache=True)
+def _update_phase(s, pipelined, token_begin, token_end, fired, fired_first_token, layer_offsets, gates,
+                  unit_core, units_per_layer_core, p, fired_on_core, update_cycles, core_busy, counters):
+    """Neuron updates of the layers active in timestep ``s``; the slowest core's cycles."""
+    n_layers = layer_offsets.shape[0] - 1
+    n_inputs = layer_offsets[0]
+    n_cores = update_cycles.shape[0]
+    update_cycles[:] = 0
+    for l in range(n_layers):
+        if pipelined:
+            t = s - l
+        elif s % n_layers == l:
+            t = s // n_layers
+        else:
+            continue
+        if t < token_begin or t >= token_end:
+            continue
+        row = t - fired_first_token
+        fired_on_core[:] = 0
+        base = layer_offsets[l]
+        for j in range(layer_offsets[l + 1] - base):
+            if fired[row, base - n_inputs + j]:
+                fired_on_core[unit_core[base + j]] += 1
+        for c in range(n_cores):
+            n_fire = fired_on_core[c]
+            n_rest = units_per_layer_core[l, c] - n_fire
+            counters[UPDATES_ACTIVE] += gates * n_fire
+            counters[UPDATES_INACTIVE] += gates * n_rest
+            update_cycles[c] += gates * (n_fire * p[P_UPD_ACTIVE] + n_rest * p[P_UPD_INACTIVE])
+    update_end = 0
+    for c in range(n_cores):
+        core_busy[c] += update_cycles[c]
+        update_end = max(update_end, update_cycles[c])
+    return update_end
 
 
 @njit(cache=True, nogil=True)
@@ -257,16 +542,12 @@ def simulate_steps(
     step_cycles : int64 [n_steps]
     core_busy_cycles : int64 [n_cores]
     """
-    n_layers = layer_offsets.shape[0] - 1
-    n_inputs = layer_offsets[0]
-    n_units = layer_offsets[n_layers]
+    n_units = layer_offsets[layer_offsets.shape[0] - 1]
     n_cores = p[P_N_CORES]
     n_links = 2 * n_cores + 4 * p[P_MESH_X] * p[P_MESH_Y]
     flits = p[P_FLITS]
     pipelined = p[P_PIPELINED] == 1
     multicast = p[P_MULTICAST] == 1
-
-    s_begin = step_begin
     n_steps = max(0, step_end - step_begin)
 
     counters = np.zeros(N_COUNTERS, dtype=np.int64)
@@ -280,369 +561,46 @@ def simulate_steps(
     link_edge = np.full(n_links, -1, dtype=np.int64)
     fired_on_core = np.zeros(n_cores, dtype=np.int64)
     update_cycles = np.zeros(n_cores, dtype=np.int64)
-
-    cap = 1024
-    e_link = np.empty(cap, dtype=np.int64)
-    e_first = np.empty(cap, dtype=np.int64)
-    e_last = np.empty(cap, dtype=np.int64)
-    e_next = np.empty(cap, dtype=np.int64)
-    e_dst = np.empty(cap, dtype=np.int64)
-    e_cycles = np.empty(cap, dtype=np.int64)
-    roots = np.empty(cap, dtype=np.int64)
-    ev_next = np.empty(max(cap, route_links.shape[0]), dtype=np.int64)
-    pk_pos = np.empty(out_core.shape[0], dtype=np.int64)  # per packet of a step: route position
-    pk_cycles = np.empty(out_core.shape[0], dtype=np.int64)  # and synapse cycles at its core
-    pk_next = np.empty(out_core.shape[0], dtype=np.int64)  # next packet in the same calendar bucket
-    pk_link = np.empty(out_core.shape[0], dtype=np.int64)  # the link a packet waits for,
-    pk_cost = np.empty(out_core.shape[0], dtype=np.int64)  # its flits + latency,
-    pk_dst = np.empty(out_core.shape[0], dtype=np.int64)  # and the core behind it (-1: a mesh link)
-    bucket_head = np.full(1024, -1, dtype=np.int64)
-    bucket_tail = np.full(1024, -1, dtype=np.int64)
-    max_latency = max(p[P_LOCAL_LAT], p[P_HOP_X_LAT], p[P_HOP_Y_LAT])
+    n_entries = out_core.shape[0]
+    pk_link = np.empty(n_entries, dtype=np.int64)  # per packet of a step: the link it waits for,
+    pk_cost = np.empty(n_entries, dtype=np.int64)  # that link's flits + latency,
+    pk_dst = np.empty(n_entries, dtype=np.int64)  # the core behind it (-1: a mesh link),
+    pk_pos = np.empty(n_entries, dtype=np.int64)  # its route position,
+    pk_cycles = np.empty(n_entries, dtype=np.int64)  # the synapse cycles at its core,
+    pk_next = np.empty(n_entries, dtype=np.int64)  # and the next packet in its calendar bucket
+    head = np.full(1024, -1, dtype=np.int64)
+    tail = np.full(1024, -1, dtype=np.int64)
+    max_latency = 0
+    for i in range(route_info.shape[0]):
+        max_latency = max(max_latency, route_info[i, 1] - flits)
 
     for si in range(n_steps):
-        s = s_begin + si
-        # ---- which presynaptic units send in this timestep, and to which projections
-        n_active = 0
-        for l in range(n_layers):
-            if pipelined:
-                t = s - l
-            else:
-                if s % n_layers != l:
-                    continue
-                t = s // n_layers
-            if t < token_begin or t >= token_end:
-                continue
-            if l == 0:
-                for u in range(n_inputs):
-                    sel[u] |= SEL_FF
-            else:
-                row = t - fired_first_token
-                for j in range(layer_offsets[l] - layer_offsets[l - 1]):
-                    if fired[row, layer_offsets[l - 1] - n_inputs + j]:
-                        sel[layer_offsets[l - 1] + j] |= SEL_FF
-            if t >= 1:
-                row = t - 1 - fired_first_token
-                for j in range(layer_offsets[l + 1] - layer_offsets[l]):
-                    if fired[row, layer_offsets[l] - n_inputs + j]:
-                        sel[layer_offsets[l] + j] |= SEL_REC
-        for u in range(n_units):
-            if sel[u] != 0:
-                active_units[n_active] = u
-                n_active += 1
-
-        if not multicast:
-            # ---- source replication: a packet is one destination entry, an event one
-            # position of its route, so nothing is built; events run in (time, order scheduled)
-            for i in range(n_links):
-                link_free[i] = 0
-            for c in range(n_cores):
-                core_free[c] = 0
-            n_synops = 0
-            n_work = 0
-            n_bytes = 0
-            n_sent = 0
-            n_link_wait = 0
-            n_core_wait = 0
-            n_received = 0
-            n_local = 0
-            n_x = 0
-            n_y = 0
-            pending = 0
-            for a in range(n_active):
-                u = active_units[a]
-                su = sel[u]
-                sel[u] = 0
-                for k in range(out_ptr[u], out_ptr[u + 1]):
-                    syn, work, nbytes = _entry_cost(k, su, out_synops, out_work, out_bytes)
-                    if syn == 0:
-                        continue
-                    n_synops += syn
-                    n_work += work
-                    n_bytes += nbytes
-                    n_sent += 1
-                    pk = n_sent - 1  # packets of the step are numbered in creation order
-                    pk_cycles[pk] = out_cycles[k, su - 1]
-                    n_local += route_hops[k, 0]
-                    n_x += route_hops[k, 1]
-                    n_y += route_hops[k, 2]
-                    i = route_ptr[k]
-                    pk_pos[pk] = i + 1
-                    pk_link[pk] = route_info[i + 1, 0]  # the next hop, read while its cache line is hot
-                    pk_cost[pk] = route_info[i + 1, 1]
-                    pk_dst[pk] = route_info[i + 1, 2]
-                    link = route_info[i, 0]
-                    depart = link_free[link]
-                    n_link_wait += depart
-                    link_free[link] = depart + flits
-                    arrive = depart + route_info[i, 1]
-                    if arrive >= bucket_head.shape[0]:
-                        w = bucket_head.shape[0]
-                        while w <= arrive:
-                            w *= 2
-                        bucket_head = _grow_fill(bucket_head, w)
-                        bucket_tail = _grow_fill(bucket_tail, w)
-                    pk_next[pk] = -1
-                    if bucket_head[arrive] < 0:
-                        bucket_head[arrive] = pk
-                    else:
-                        pk_next[bucket_tail[arrive]] = pk
-                    bucket_tail[arrive] = pk
-                    pending += 1
-            n_injected = n_sent
-            phase_end = 0
-            now = 0
-            while pending > 0:
-                pk = bucket_head[now]
-                while pk >= 0:
-                    following = pk_next[pk]  # read first: pk may be re-queued below
-                    pending -= 1
-                    if now > phase_end:
-                        phase_end = now
-                    link = pk_link[pk]
-                    depart = link_free[link]
-                    if depart < now:
-                        depart = now
-                    n_link_wait += depart - now
-                    link_free[link] = depart + flits
-                    arrive = depart + pk_cost[pk]
-                    dst = pk_dst[pk]
-                    if dst >= 0:
-                        # the ejection link serves one core, so packets leave it in the order
-                        # the core receives them: queue into the core now, no event needed
-                        start = core_free[dst]
-                        if start < arrive:
-                            start = arrive
-                        n_core_wait += start - arrive
-                        cycles = pk_cycles[pk]
-                        finish = start + cycles
-                        core_free[dst] = finish
-                        core_busy[dst] += cycles
-                        n_received += 1
-                        if finish > phase_end:
-                            phase_end = finish
-                    else:
-                        if arrive >= bucket_head.shape[0]:
-                            w = bucket_head.shape[0]
-                            while w <= arrive:
-                                w *= 2
-                            bucket_head = _grow_fill(bucket_head, w)
-                            bucket_tail = _grow_fill(bucket_tail, w)
-                        j = pk_pos[pk] + 1
-                        pk_pos[pk] = j
-                        pk_link[pk] = route_info[j, 0]
-                        pk_cost[pk] = route_info[j, 1]
-                        pk_dst[pk] = route_info[j, 2]
-                        pk_next[pk] = -1
-                        if bucket_head[arrive] < 0:
-                            bucket_head[arrive] = pk
-                        else:
-                            pk_next[bucket_tail[arrive]] = pk
-                        bucket_tail[arrive] = pk
-                        pending += 1
-                    pk = following
-                bucket_head[now] = -1
-                bucket_tail[now] = -1
-                now += 1
-            counters[SPIKES] += n_active
-            counters[SYNOPS] += n_synops
-            counters[SYNAPSE_WORK] += n_work
-            counters[SYNAPSE_BYTES] += n_bytes
-            counters[PACKETS_SENT] += n_sent
-            counters[PACKETS_INJECTED] += n_injected
-            counters[PACKETS_RECEIVED] += n_received
-            counters[LINK_WAIT_CYCLES] += n_link_wait
-            counters[CORE_WAIT_CYCLES] += n_core_wait
-            counters[FLITS_LOCAL] += n_local * flits
-            counters[FLIT_HOPS_X] += n_x * flits
-            counters[FLIT_HOPS_Y] += n_y * flits
+        s = step_begin + si
+        n_active = _senders(s, pipelined, token_begin, token_end, fired, fired_first_token, layer_offsets, sel,
+                            active_units)
+        counters[SPIKES] += n_active
+        link_free[:] = 0
+        core_free[:] = 0
+        traversals = 0
+        for a in range(n_active):
+            u = active_units[a]
+            traversals += route_ptr[out_ptr[u + 1]] - route_ptr[out_ptr[u]]
+        latest = traversals * (flits + max_latency) + 1
+        if latest > head.shape[0]:
+            head = np.full(latest, -1, dtype=np.int64)
+            tail = np.full(latest, -1, dtype=np.int64)
+        if multicast:
+            phase_end = _multicast_phase(
+                n_active, active_units, sel, out_ptr, out_core, out_synops, out_work, out_bytes, out_cycles,
+                route_ptr, route_info, flits, link_free, core_free, core_busy, link_edge, head, tail, counters)
         else:
-            # ---- build the packets (edges of link traversals) in unit order, destination order
-            n_edges = 0
-            n_roots = 0
-            n_synops = 0
-            n_work = 0
-            n_bytes = 0
-            n_sent = 0
-            n_injected = 0
-            for a in range(n_active):
-                u = active_units[a]
-                su = sel[u]
-                sel[u] = 0
-                first_edge = n_edges
-                k0 = out_ptr[u]
-                k1 = out_ptr[u + 1]
-                need = n_edges + route_ptr[k1] - route_ptr[k0]
-                if need > e_link.shape[0]:
-                    e_link = _grow(e_link, need)
-                    e_first = _grow(e_first, need)
-                    e_last = _grow(e_last, need)
-                    e_next = _grow(e_next, need)
-                    e_dst = _grow(e_dst, need)
-                    e_cycles = _grow(e_cycles, need)
-                    roots = _grow(roots, need)
-                for k in range(k0, k1):
-                    syn, work, nbytes = _entry_cost(k, su, out_synops, out_work, out_bytes)
-                    if syn == 0:
-                        continue
-                    n_synops += syn
-                    n_work += work
-                    n_bytes += nbytes
-                    n_sent += 1
-                    cycles = out_cycles[k, su - 1]
-                    parent = -1
-                    for i in range(route_ptr[k], route_ptr[k + 1]):
-                        link = route_links[i]
-                        if multicast and link_edge[link] >= 0:
-                            parent = link_edge[link]
-                            continue
-                        e = n_edges
-                        n_edges += 1
-                        e_link[e] = link
-                        e_first[e] = -1
-                        e_last[e] = -1
-                        e_next[e] = -1
-                        e_dst[e] = -1
-                        if parent < 0:
-                            roots[n_roots] = e
-                            n_roots += 1
-                            n_injected += 1
-                        else:
-                            if e_last[parent] < 0:
-                                e_first[parent] = e
-                            else:
-                                e_next[e_last[parent]] = e
-                            e_last[parent] = e
-                        if multicast:
-                            link_edge[link] = e
-                        parent = e
-                    e_dst[parent] = out_core[k]
-                    e_cycles[parent] = cycles
-                if multicast:  # forget this packet's tree
-                    for e in range(first_edge, n_edges):
-                        link_edge[e_link[e]] = -1
-            counters[SPIKES] += n_active
-            counters[SYNOPS] += n_synops
-            counters[SYNAPSE_WORK] += n_work
-            counters[SYNAPSE_BYTES] += n_bytes
-            counters[PACKETS_SENT] += n_sent
-            counters[PACKETS_INJECTED] += n_injected
-
-            # ---- discrete-event replay of the spike phase: a calendar of FIFO buckets,
-            # one per cycle, so events run in (time, order scheduled) order
-            for i in range(n_links):
-                link_free[i] = 0
-            for c in range(n_cores):
-                core_free[c] = 0
-            max_delay = n_edges * flits + flits + max_latency + 1
-            if max_delay > bucket_head.shape[0]:
-                w = bucket_head.shape[0]
-                while w < max_delay:
-                    w *= 2
-                bucket_head = np.full(w, -1, dtype=np.int64)
-                bucket_tail = np.full(w, -1, dtype=np.int64)
-            mask = bucket_head.shape[0] - 1
-            if ev_next.shape[0] < n_edges:
-                ev_next = np.empty(e_link.shape[0], dtype=np.int64)
-            pending = 0
-            phase_end = 0
-            for r in range(n_roots):
-                e = roots[r]
-                link = e_link[e]
-                depart = link_free[link]
-                link_free[link] = depart + flits
-                arrive = depart + flits + link_latency(link, p)
-                counters[LINK_WAIT_CYCLES] += depart
-                b = arrive & mask
-                ev_next[e] = -1
-                if bucket_head[b] < 0:
-                    bucket_head[b] = e
-                else:
-                    ev_next[bucket_tail[b]] = e
-                bucket_tail[b] = e
-                pending += 1
-            now = 0
-            while pending > 0:
-                b = now & mask
-                e = bucket_head[b]
-                while e >= 0:
-                    pending -= 1
-                    link = e_link[e]
-                    if link < 2 * n_cores:
-                        counters[FLITS_LOCAL] += flits
-                    elif (link - 2 * n_cores) % 4 < 2:
-                        counters[FLIT_HOPS_X] += flits
-                    else:
-                        counters[FLIT_HOPS_Y] += flits
-                    if now > phase_end:
-                        phase_end = now
-                    dst = e_dst[e]
-                    if dst >= 0:
-                        start = core_free[dst]
-                        if start < now:
-                            start = now
-                        counters[CORE_WAIT_CYCLES] += start - now
-                        finish = start + e_cycles[e]
-                        core_free[dst] = finish
-                        core_busy[dst] += e_cycles[e]
-                        counters[PACKETS_RECEIVED] += 1
-                        if finish > phase_end:
-                            phase_end = finish
-                    c = e_first[e]
-                    while c >= 0:
-                        link = e_link[c]
-                        depart = link_free[link]
-                        if depart < now:
-                            depart = now
-                        counters[LINK_WAIT_CYCLES] += depart - now
-                        link_free[link] = depart + flits
-                        arrive = depart + flits + link_latency(link, p)
-                        bc = arrive & mask
-                        ev_next[c] = -1
-                        if bucket_head[bc] < 0:
-                            bucket_head[bc] = c
-                        else:
-                            ev_next[bucket_tail[bc]] = c
-                        bucket_tail[bc] = c
-                        pending += 1
-                        c = e_next[c]
-                    e = ev_next[e]
-                bucket_head[b] = -1
-                bucket_tail[b] = -1
-                now += 1
-
-
-        # ---- barrier, then neuron updates of the layers active in this timestep
-        update_end = 0
-        for c in range(n_cores):
-            update_cycles[c] = 0
-        for l in range(n_layers):
-            if pipelined:
-                t = s - l
-            else:
-                if s % n_layers != l:
-                    continue
-                t = s // n_layers
-            if t < token_begin or t >= token_end:
-                continue
-            row = t - fired_first_token
-            for c in range(n_cores):
-                fired_on_core[c] = 0
-            base = layer_offsets[l]
-            for j in range(layer_offsets[l + 1] - base):
-                if fired[row, base - n_inputs + j]:
-                    fired_on_core[unit_core[base + j]] += 1
-            for c in range(n_cores):
-                n_fire = fired_on_core[c]
-                n_rest = units_per_layer_core[l, c] - n_fire
-                counters[UPDATES_ACTIVE] += gates * n_fire
-                counters[UPDATES_INACTIVE] += gates * n_rest
-                update_cycles[c] += gates * (n_fire * p[P_UPD_ACTIVE] + n_rest * p[P_UPD_INACTIVE])
-        for c in range(n_cores):
-            core_busy[c] += update_cycles[c]
-            if update_cycles[c] > update_end:
-                update_end = update_cycles[c]
-
+            phase_end = _unicast_phase(
+                n_active, active_units, sel, out_ptr, out_core, out_synops, out_work, out_bytes, out_cycles,
+                route_ptr, route_info, route_hops, flits, link_free, core_free, core_busy,
+                pk_link, pk_cost, pk_dst, pk_pos, pk_cycles, pk_next, head, tail, counters)
+        update_end = _update_phase(s, pipelined, token_begin, token_end, fired, fired_first_token, layer_offsets,
+                                   gates, unit_core, units_per_layer_core, p, fired_on_core, update_cycles,
+                                   core_busy, counters)
         counters[BARRIERS] += 1
         counters[SPIKE_PHASE_CYCLES] += phase_end
         counters[BARRIER_CYCLES] += p[P_BARRIER]

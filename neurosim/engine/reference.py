@@ -86,6 +86,46 @@ def latency(link: tuple, arch: ChipArch) -> int:
     return arch.noc.hop_x_latency_cycles if link[0] in ("E", "W") else arch.noc.hop_y_latency_cycles
 
 
+class SpikePhase:
+    """One timestep's packets in SimPy: a process per link traversal, links and cores served in arrival order."""
+
+    def __init__(self, arch: ChipArch, count: dict, busy: np.ndarray):
+        self.arch = arch
+        self.count = count
+        self.busy = busy
+        self.flits = arch.noc.flits_per_packet
+        self.env = simpy.Environment()
+        self.link_free: dict[tuple, int] = defaultdict(int)
+        self.core_free: dict[int, int] = defaultdict(int)
+        self.end = 0  # the cycle the last packet is processed
+
+    def traverse(self, hop: Hop):
+        """Wait for the link, cross it, then hand the packet to its core and its children."""
+        env, count = self.env, self.count
+        depart = max(env.now, self.link_free[hop.link])
+        count["link_wait_cycles"] += depart - env.now
+        self.link_free[hop.link] = depart + self.flits
+        yield env.timeout(depart + self.flits + latency(hop.link, self.arch) - env.now)
+        kind = hop.link[0]
+        name = "flits_local" if kind in ("inject", "eject") else ("flit_hops_x" if kind in "EW" else "flit_hops_y")
+        count[name] += self.flits
+        self.end = max(self.end, env.now)
+        if hop.dst_core is not None:
+            start = max(env.now, self.core_free[hop.dst_core])
+            count["core_wait_cycles"] += start - env.now
+            self.core_free[hop.dst_core] = start + hop.synapse_cycles
+            self.busy[hop.dst_core] += hop.synapse_cycles
+            count["packets_received"] += 1
+            self.end = max(self.end, start + hop.synapse_cycles)
+        for child in hop.children:
+            self.env.process(self.traverse(child))
+
+    def run(self, roots: list[Hop]) -> None:
+        for root in roots:
+            self.env.process(self.traverse(root))
+        self.env.run()
+
+
 def pairs_in_step(s: int, L: int, pipelined: bool, token_begin: int, token_end: int) -> list[tuple[int, int]]:
     """(layer, token) pairs that timestep ``s`` handles."""
     pairs = [(l, s - l) for l in range(L)] if pipelined else [(s % L, s // L)]
@@ -100,7 +140,6 @@ def simulate_reference(
     L = network.n_layers
     offs = network.layer_offsets
     pipelined = arch.pipeline == "pipelined"
-    flits = arch.noc.flits_per_packet
     spc = Fraction(arch.cores.synops_per_cycle).limit_denominator(1_000_000)
     unit_core = mapping.unit_core
     n_cores = arch.cores.count
@@ -151,33 +190,9 @@ def simulate_reference(
                 parent.dst_core, parent.synapse_cycles = core, cycles
         count["packets_injected"] += len(roots)
 
-        env = simpy.Environment()
-        link_free: dict[tuple, int] = defaultdict(int)
-        core_free: dict[int, int] = defaultdict(int)
-        end = [0]
-
-        def traverse(hop: Hop):
-            depart = max(env.now, link_free[hop.link])
-            count["link_wait_cycles"] += depart - env.now
-            link_free[hop.link] = depart + flits
-            yield env.timeout(depart + flits + latency(hop.link, arch) - env.now)
-            kind = hop.link[0]
-            name = "flits_local" if kind in ("inject", "eject") else ("flit_hops_x" if kind in "EW" else "flit_hops_y")
-            count[name] += flits
-            end[0] = max(end[0], env.now)
-            if hop.dst_core is not None:
-                start = max(env.now, core_free[hop.dst_core])
-                count["core_wait_cycles"] += start - env.now
-                core_free[hop.dst_core] = start + hop.synapse_cycles
-                busy[hop.dst_core] += hop.synapse_cycles
-                count["packets_received"] += 1
-                end[0] = max(end[0], start + hop.synapse_cycles)
-            for child in hop.children:
-                env.process(traverse(child))
-
-        for root in roots:
-            env.process(traverse(root))
-        env.run()
+        spike = SpikePhase(arch, count, busy)
+        spike.run(roots)
+        end = spike.end
 
         update = np.zeros(n_cores, dtype=np.int64)
         for l, t in pairs:
@@ -192,9 +207,9 @@ def simulate_reference(
                     count["updates_inactive"] += g
                     update[core] += g * arch.cores.neuron_update_cycles_inactive
         busy += update
-        step = end[0] + arch.barrier_cycles + int(update.max())
+        step = end + arch.barrier_cycles + int(update.max())
         count["barriers"] += 1
-        count["spike_phase_cycles"] += end[0]
+        count["spike_phase_cycles"] += end
         count["barrier_cycles"] += arch.barrier_cycles
         count["update_phase_cycles"] += int(update.max())
         count["total_cycles"] += step

@@ -33,12 +33,12 @@ def _cmd_run(args) -> int:
         stream=args.stream,
         **gpu_options,
     )
-    if args.out:
-        path = write([result], args.out, None if args.format == "table" and not args.out.endswith(".txt") else args.format)
-        print(f"wrote {path}", file=sys.stderr)
-    if not args.out or args.format != "table":
-        if args.format != "parquet":
-            print(render(result, args.format))
+    if args.out:  # --format table (the default) lets the file's suffix choose
+        print(f"wrote {write([result], args.out, None if args.format == 'table' else args.format)}", file=sys.stderr)
+        return 0
+    if args.format == "parquet":
+        raise ValueError("--format parquet: needs --out FILE.parquet")
+    print(render(result, args.format))
     return 0
 
 

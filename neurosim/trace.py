@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import json
 import os
+import zipfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -273,7 +274,7 @@ def load_trace(path: str | os.PathLike, tokens: int | None = None, events: bool 
         raise TraceError(f"trace: no such file {str(path)!r}")
     try:
         npz = np.load(path, allow_pickle=False)
-    except Exception as exc:  # numpy raises several types for a bad archive
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
         raise TraceError(f"trace {str(path)!r}: not a readable .npz archive ({exc})") from None
     with npz:
         files = set(npz.files)
@@ -360,8 +361,6 @@ class EventStream:
     """
 
     def __init__(self, path: str | os.PathLike, hidden_sizes: list[int], n_tokens: int):
-        import zipfile
-
         from numpy.lib import format as npformat
 
         self.path = Path(path)
@@ -409,7 +408,7 @@ class EventStream:
             f.close()
         self._zip.close()
 
-    def __enter__(self) -> EventStream:
+    def __enter__(self):
         return self
 
     def __exit__(self, *exc) -> None:
@@ -422,7 +421,7 @@ class EventStream:
 def _random_mask(rng: np.random.Generator, rows: int, cols: int, density: float) -> np.ndarray:
     """A mask with exactly round(density * rows * cols) nonzeros at random places."""
     n = rows * cols
-    nnz = int(round(density * n))
+    nnz = round(density * n)
     flat = np.zeros(n, dtype=bool)
     flat[rng.choice(n, size=nnz, replace=False)] = True
     return flat.reshape(rows, cols)

@@ -207,6 +207,22 @@ def _queue_at_core(core_free, core_busy, dst, arrive, cycles):
     return start, start + cycles
 
 
+@njit(cache=True, inline="always")
+def _add_counts(counters, synops, work, nbytes, sent, injected, received, link_wait, core_wait, flits_local, flits_x,
+                flits_y):
+    counters[SYNOPS] += synops
+    counters[SYNAPSE_WORK] += work
+    counters[SYNAPSE_BYTES] += nbytes
+    counters[PACKETS_SENT] += sent
+    counters[PACKETS_INJECTED] += injected
+    counters[PACKETS_RECEIVED] += received
+    counters[LINK_WAIT_CYCLES] += link_wait
+    counters[CORE_WAIT_CYCLES] += core_wait
+    counters[FLITS_LOCAL] += flits_local
+    counters[FLIT_HOPS_X] += flits_x
+    counters[FLIT_HOPS_Y] += flits_y
+
+
 # ----------------------------------------------------------------------------- one timestep
 
 
@@ -257,7 +273,7 @@ def _unicast_phase(n_active, active_units, sel, out_ptr, out_core, out_synops, o
     its core when it reserves the ejection link, without an event.
     Returns the cycle the phase ends.
     """
-    n_synops = n_work = n_bytes = n_sent = n_link_wait = n_core_wait = n_local = n_x = n_y = 0
+    n_synops = n_work = n_bytes = n_sent = n_received = n_link_wait = n_core_wait = n_local = n_x = n_y = 0
     pending = 0
     for a in range(n_active):
         u = active_units[a]
@@ -300,6 +316,7 @@ def _unicast_phase(n_active, active_units, sel, out_ptr, out_core, out_synops, o
             if dst >= 0:
                 start, finish = _queue_at_core(core_free, core_busy, dst, arrive, pk_cycles[pk])
                 n_core_wait += start - arrive
+                n_received += 1
                 phase_end = max(phase_end, finish)
             else:
                 j = pk_pos[pk] + 1
@@ -313,17 +330,8 @@ def _unicast_phase(n_active, active_units, sel, out_ptr, out_core, out_synops, o
         head[now] = -1
         tail[now] = -1
         now += 1
-    counters[SYNOPS] += n_synops
-    counters[SYNAPSE_WORK] += n_work
-    counters[SYNAPSE_BYTES] += n_bytes
-    counters[PACKETS_SENT] += n_sent
-    counters[PACKETS_INJECTED] += n_sent
-    counters[PACKETS_RECEIVED] += n_sent
-    counters[LINK_WAIT_CYCLES] += n_link_wait
-    counters[CORE_WAIT_CYCLES] += n_core_wait
-    counters[FLITS_LOCAL] += n_local * flits
-    counters[FLIT_HOPS_X] += n_x * flits
-    counters[FLIT_HOPS_Y] += n_y * flits
+    _add_counts(counters, n_synops, n_work, n_bytes, n_sent, n_sent, n_received, n_link_wait, n_core_wait,
+                n_local * flits, n_x * flits, n_y * flits)
     return phase_end
 
 
@@ -353,7 +361,7 @@ def _multicast_phase(n_active, active_units, sel, out_ptr, out_core, out_synops,
     e_next = np.empty(need, dtype=np.int64)  # next event in the same calendar bucket
     roots = np.empty(n_active, dtype=np.int64)
     n_edges = n_roots = 0
-    n_synops = n_work = n_bytes = n_sent = n_link_wait = n_core_wait = n_local = n_x = n_y = 0
+    n_synops = n_work = n_bytes = n_sent = n_received = n_link_wait = n_core_wait = n_local = n_x = n_y = 0
     for a in range(n_active):
         u = active_units[a]
         su = sel[u]
@@ -424,6 +432,7 @@ def _multicast_phase(n_active, active_units, sel, out_ptr, out_core, out_synops,
                 if e_dst[c] >= 0:
                     start, finish = _queue_at_core(core_free, core_busy, e_dst[c], arrive, e_cycles[c])
                     n_core_wait += start - arrive
+                    n_received += 1
                     phase_end = max(phase_end, finish)
                 else:
                     _calendar_push(head, tail, e_next, arrive, c)
@@ -433,17 +442,8 @@ def _multicast_phase(n_active, active_units, sel, out_ptr, out_core, out_synops,
         head[now] = -1
         tail[now] = -1
         now += 1
-    counters[SYNOPS] += n_synops
-    counters[SYNAPSE_WORK] += n_work
-    counters[SYNAPSE_BYTES] += n_bytes
-    counters[PACKETS_SENT] += n_sent
-    counters[PACKETS_INJECTED] += n_roots
-    counters[PACKETS_RECEIVED] += n_sent
-    counters[LINK_WAIT_CYCLES] += n_link_wait
-    counters[CORE_WAIT_CYCLES] += n_core_wait
-    counters[FLITS_LOCAL] += n_local * flits
-    counters[FLIT_HOPS_X] += n_x * flits
-    counters[FLIT_HOPS_Y] += n_y * flits
+    _add_counts(counters, n_synops, n_work, n_bytes, n_sent, n_roots, n_received, n_link_wait, n_core_wait,
+                n_local * flits, n_x * flits, n_y * flits)
     return phase_end
 
 

@@ -59,3 +59,23 @@ def test_kernel_equals_reference_on_random_cases(c):
     np.testing.assert_array_equal(fast.core_busy_cycles, ref.core_busy_cycles)
     assert fast.counts["synops"] == synops_per_step(trace).sum()
     assert fast.counts["packets_sent"] == fast.counts["packets_received"]
+
+
+@settings(max_examples=40, deadline=None)
+@given(cases, st.floats(0.05, 0.5))
+def test_more_activity_never_costs_less(c, extra):
+    """Adding events (a superset of the trace's) never lowers synops, packets, flit-hops or cycles."""
+    from dataclasses import replace
+
+    trace = synthetic(c["sizes"], input_size=c["input_size"], activity=c["activity"],
+                      weight_sparsity=c["weight_sparsity"], tokens=c["tokens"], gates=c["gates"], seed=c["seed"])
+    rng = np.random.default_rng(c["seed"])
+    more = replace(trace, layers=tuple(replace(layer, events=layer.events | (rng.random(layer.events.shape) < extra))
+                                       for layer in trace.layers))
+    arch = make_arch(noc__multicast=c["multicast"], noc__routing=c["routing"], pipeline=c["pipeline"],
+                     cores__synapse_format=c["fmt"], cores__neurons_per_core=256, cores__synapse_memory_bytes=1 << 20)
+    network = build_network(trace)
+    mapping = map_network(network, arch, policy=c["policy"], min_cores=c["min_cores"])
+    base, bigger = simulate(trace, network, mapping, arch), simulate(more, network, mapping, arch)
+    for key in ("synops", "packets_sent", "flit_hops_x", "flit_hops_y", "synapse_bytes", "total_cycles"):
+        assert bigger.counts[key] >= base.counts[key], key

@@ -305,6 +305,9 @@ def _unicast_phase(n_active, active_units, sel, out_ptr, out_core, out_synops, o
     now = 0
     while pending > 0:
         pk = head[now]
+        if pk < 0:
+            now += 1
+            continue
         while pk >= 0:
             following = pk_next[pk]  # read first: pk may be queued again below
             pending -= 1
@@ -327,8 +330,7 @@ def _unicast_phase(n_active, active_units, sel, out_ptr, out_core, out_synops, o
                 _calendar_push(head, tail, pk_next, arrive, pk)
                 pending += 1
             pk = following
-        head[now] = -1
-        tail[now] = -1
+        head[now] = -1  # the bucket is empty again (its tail is not read while its head is -1)
         now += 1
     _add_counts(counters, n_synops, n_work, n_bytes, n_sent, n_sent, n_received, n_link_wait, n_core_wait,
                 n_local * flits, n_x * flits, n_y * flits)
@@ -421,6 +423,9 @@ def _multicast_phase(n_active, active_units, sel, out_ptr, out_core, out_synops,
     now = 0
     while pending > 0:
         e = head[now]
+        if e < 0:
+            now += 1
+            continue
         while e >= 0:
             pending -= 1
             phase_end = max(phase_end, now)
@@ -439,8 +444,7 @@ def _multicast_phase(n_active, active_units, sel, out_ptr, out_core, out_synops,
                     pending += 1
                 c = e_sibling[c]
             e = e_next[e]
-        head[now] = -1
-        tail[now] = -1
+        head[now] = -1  # the bucket is empty again (its tail is not read while its head is -1)
         now += 1
     _add_counts(counters, n_synops, n_work, n_bytes, n_sent, n_roots, n_received, n_link_wait, n_core_wait,
                 n_local * flits, n_x * flits, n_y * flits)

@@ -188,3 +188,30 @@ def test_threads_give_the_same_result():
     assert one.counts == many.counts
     np.testing.assert_array_equal(one.step_cycles, many.step_cycles)
     np.testing.assert_array_equal(one.core_busy_cycles, many.core_busy_cycles)
+
+
+@pytest.mark.parametrize("routing", ["xy", "yx"])
+def test_route_kernel_equals_reference_routes(routing):
+    """entry_routes (Numba) and xy_route (plain Python) give the same links for every (unit, core) entry."""
+    from neurosim.engine import build_arrays
+    from neurosim.engine.reference import xy_route
+
+    trace, network, mapping, _ = _case(3, "source", "pipelined", "sparse", "balanced")
+    arch = make_arch(noc__routing=routing)
+    arrays = build_arrays(network, mapping, arch)
+    n = arch.cores.count
+    direction = {"E": 0, "W": 1, "N": 2, "S": 3}
+
+    def link_id(link):
+        if link[0] == "inject":
+            return link[1]
+        if link[0] == "eject":
+            return n + link[1]
+        kind, x, y = link
+        return 2 * n + 4 * (y * arch.noc.mesh_x + x) + direction[kind]
+
+    for u in range(network.n_units):
+        for k in range(arrays.out_ptr[u], arrays.out_ptr[u + 1]):
+            expected = [link_id(link) for link in xy_route(int(mapping.unit_core[u]), int(arrays.out_core[k]), arch)]
+            got = arrays.route_links[arrays.route_ptr[k] : arrays.route_ptr[k + 1]].tolist()
+            assert got == expected

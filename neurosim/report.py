@@ -27,10 +27,12 @@ def format_table(result: Result) -> str:
         f"neurosim report: trace {r.trace} on {r.arch} ({r.backend}), {r.tokens} tokens",
     ]
     if m.get("model"):
+        ppl = m.get("perplexity")
+        ppl_text = f"{ppl:.1f}" if isinstance(ppl, (int, float)) else "n/a"
         lines.append(
             f"  model {m.get('model')} {m.get('hidden_sizes')} gates={m.get('gates')}  "
             f"weight sparsity {m.get('measured_weight_sparsity', m.get('weight_sparsity', 0)):.3f}  "
-            f"activity sparsity {m.get('activity_sparsity', float('nan')):.3f}  perplexity {m.get('perplexity')}"
+            f"activity sparsity {m.get('activity_sparsity', float('nan')):.3f}  perplexity {ppl_text}"
         )
     if r.backend == "event":
         lines.append(

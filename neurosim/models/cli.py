@@ -21,9 +21,9 @@ def _fraction(flag: str):
         try:
             v = float(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"{flag}: is {text!r}, allowed: a number in [0, 1)") from None
+            raise argparse.ArgumentTypeError(f"is {text!r}, allowed: a number in [0, 1)") from None
         if not 0.0 <= v < 1.0:
-            raise argparse.ArgumentTypeError(f"{flag}: is {text!r}, allowed: a number in [0, 1)")
+            raise argparse.ArgumentTypeError(f"is {text!r}, allowed: a number in [0, 1)")
         return v
 
     return parse
@@ -34,9 +34,9 @@ def _positive(flag: str, kind=float):
         try:
             v = kind(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"{flag}: is {text!r}, allowed: a positive {kind.__name__}") from None
+            raise argparse.ArgumentTypeError(f"is {text!r}, allowed: a positive {kind.__name__}") from None
         if v <= 0:
-            raise argparse.ArgumentTypeError(f"{flag}: is {text!r}, allowed: a positive {kind.__name__}")
+            raise argparse.ArgumentTypeError(f"is {text!r}, allowed: a positive {kind.__name__}")
         return v
 
     return parse
@@ -49,7 +49,7 @@ def _sizes(text: str) -> list[int]:
         sizes = []
     if not sizes or any(s < 1 for s in sizes):
         raise argparse.ArgumentTypeError(
-            f"--hidden-sizes: is {text!r}, allowed: comma-separated integers >= 1, e.g. 400,200"
+            f"is {text!r}, allowed: comma-separated integers >= 1, e.g. 400,200"
         )
     return sizes
 

@@ -83,6 +83,13 @@ def build_model_config(cfg: TrainConfig, vocab_size: int) -> ModelConfig:
     return ModelConfig(model=cfg.model, vocab_size=vocab_size, **kw)
 
 
+@torch.no_grad()
+def init_unigram_bias(model: LanguageModel, train_ids: torch.Tensor) -> None:
+    """Start the decoder bias at the log unigram frequencies (add-one smoothed) of the train split."""
+    counts = torch.bincount(train_ids, minlength=model.config.vocab_size).float() + 1.0
+    model.decoder.bias.copy_(counts.log() - counts.sum().log())
+
+
 def lr_at(cfg: TrainConfig, step: int, total: int) -> float:
     if step < cfg.warmup_steps:
         return cfg.lr * (step + 1) / cfg.warmup_steps
@@ -158,6 +165,7 @@ def train(cfg: TrainConfig, log=print) -> dict:
             raise ValueError(f"--model: is {cfg.model!r}, but --init-checkpoint holds a {model.config.model!r} model")
     else:
         model = LanguageModel(build_model_config(cfg, len(vocab)))
+        init_unigram_bias(model, corpus.train)
     mcfg = model.config
 
     train_data = batchify(corpus.train, cfg.batch_size)

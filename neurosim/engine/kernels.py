@@ -226,19 +226,28 @@ def _add_counts(counters, synops, work, nbytes, sent, injected, received, link_w
 # ----------------------------------------------------------------------------- one timestep
 
 
+@njit(cache=True, inline="always")
+def _token_in_step(s, l, n_layers, pipelined, token_begin, token_end):
+    """The token layer ``l`` handles in timestep ``s``, or -1 when it handles none."""
+    if pipelined:
+        t = s - l
+    elif s % n_layers == l:
+        t = s // n_layers
+    else:
+        return -1
+    if t < token_begin or t >= token_end:
+        return -1
+    return t
+
+
 @njit(cache=True)
 def _senders(s, pipelined, token_begin, token_end, fired, fired_first_token, layer_offsets, sel, active_units):
     """Mark the presynaptic units that send in timestep ``s`` (``sel``: SEL_FF | SEL_REC); their count."""
     n_layers = layer_offsets.shape[0] - 1
     n_inputs = layer_offsets[0]
     for l in range(n_layers):
-        if pipelined:
-            t = s - l
-        elif s % n_layers == l:
-            t = s // n_layers
-        else:
-            continue
-        if t < token_begin or t >= token_end:
+        t = _token_in_step(s, l, n_layers, pipelined, token_begin, token_end)
+        if t < 0:
             continue
         if l == 0:
             for u in range(n_inputs):
@@ -460,13 +469,8 @@ def _update_phase(s, pipelined, token_begin, token_end, fired, fired_first_token
     n_cores = update_cycles.shape[0]
     update_cycles[:] = 0
     for l in range(n_layers):
-        if pipelined:
-            t = s - l
-        elif s % n_layers == l:
-            t = s // n_layers
-        else:
-            continue
-        if t < token_begin or t >= token_end:
+        t = _token_in_step(s, l, n_layers, pipelined, token_begin, token_end)
+        if t < 0:
             continue
         row = t - fired_first_token
         fired_on_core[:] = 0

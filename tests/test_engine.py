@@ -196,7 +196,7 @@ def test_route_kernel_equals_reference_routes(routing):
     from neurosim.engine import build_arrays
     from neurosim.engine.reference import xy_route
 
-    trace, network, mapping, _ = _case(3, "source", "pipelined", "sparse", "balanced")
+    _, network, mapping, _ = _case(3, "source", "pipelined", "sparse", "balanced")
     arch = make_arch(noc__routing=routing)
     arrays = build_arrays(network, mapping, arch)
     n = arch.cores.count
@@ -223,7 +223,7 @@ def test_synapse_tables_equal_a_loop_over_every_synapse(fmt):
     from neurosim.engine import build_arrays
     from neurosim.engine.reference import synapse_table
 
-    trace, network, mapping, arch = _case(5, "source", "pipelined", fmt, "balanced")
+    _, network, mapping, arch = _case(5, "source", "pipelined", fmt, "balanced")
     arrays = build_arrays(network, mapping, arch)
     table = synapse_table(network, mapping, arch)
     seen = 0

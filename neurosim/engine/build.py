@@ -110,7 +110,7 @@ def build_arrays(network: Network, mapping: Mapping, arch: ChipArch) -> EngineAr
     route_entry = np.repeat(np.arange(n, dtype=np.int64), np.diff(route_ptr))
     link_class = link_classes(arch)[route_links]  # 0 local, 1 x, 2 y
     latency = np.array([arch.noc.local_latency_cycles, arch.noc.hop_x_latency_cycles, arch.noc.hop_y_latency_cycles])
-    route_info = np.empty((route_links.shape[0], 3), dtype=np.int64)
+    route_info = np.empty((route_links.shape[0], 3), dtype=np.int32)
     route_info[:, 0] = route_links
     route_info[:, 1] = arch.noc.flits_per_packet + latency[link_class]
     route_info[:, 2] = -1

@@ -570,14 +570,14 @@ def simulate_steps(
     fired_on_core = np.zeros(n_cores, dtype=np.int64)
     update_cycles = np.zeros(n_cores, dtype=np.int64)
     n_entries = out_core.shape[0]
-    pk_link = np.empty(n_entries, dtype=np.int64)  # per packet of a step: the link it waits for,
-    pk_cost = np.empty(n_entries, dtype=np.int64)  # that link's flits + latency,
-    pk_dst = np.empty(n_entries, dtype=np.int64)  # the core behind it (-1: a mesh link),
-    pk_pos = np.empty(n_entries, dtype=np.int64)  # its route position,
+    pk_link = np.empty(n_entries, dtype=np.int32)  # per packet of a step: the link it waits for,
+    pk_cost = np.empty(n_entries, dtype=np.int32)  # that link's flits + latency,
+    pk_dst = np.empty(n_entries, dtype=np.int32)  # the core behind it (-1: a mesh link),
+    pk_pos = np.empty(n_entries, dtype=np.int32)  # its route position,
     pk_cycles = np.empty(n_entries, dtype=np.int64)  # the synapse cycles at its core,
-    pk_next = np.empty(n_entries, dtype=np.int64)  # and the next packet in its calendar bucket
-    head = np.full(1024, -1, dtype=np.int64)
-    tail = np.full(1024, -1, dtype=np.int64)
+    pk_next = np.empty(n_entries, dtype=np.int32)  # and the next packet in its calendar bucket
+    head = np.full(1024, -1, dtype=np.int32)
+    tail = np.full(1024, -1, dtype=np.int32)
     max_latency = 0
     for i in range(route_info.shape[0]):
         max_latency = max(max_latency, route_info[i, 1] - flits)
@@ -595,8 +595,8 @@ def simulate_steps(
             traversals += route_ptr[out_ptr[u + 1]] - route_ptr[out_ptr[u]]
         latest = traversals * (flits + max_latency) + 1
         if latest > head.shape[0]:
-            head = np.full(latest, -1, dtype=np.int64)
-            tail = np.full(latest, -1, dtype=np.int64)
+            head = np.full(latest, -1, dtype=np.int32)
+            tail = np.full(latest, -1, dtype=np.int32)
         if multicast:
             phase_end = _multicast_phase(
                 n_active, active_units, sel, out_ptr, out_core, out_synops, out_work, out_bytes, out_cycles,

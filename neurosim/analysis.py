@@ -101,12 +101,17 @@ def plot(
     if title:
         ax.set_title(title)
     ax.grid(True, alpha=0.3)
+    return _save(fig, out)
+
+
+def _save(fig, path) -> Path:
+    """Lay out, write (creating the folder) and close a figure; its path."""
     fig.tight_layout()
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=120)
-    plt.close(fig)
-    return out
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    _matplotlib().close(fig)
+    return path
 
 
 def heatmap(
@@ -148,9 +153,5 @@ def heatmap(
             ax.text(c, r, fmt.format(v), ha="center", va="center", fontsize=8, color="w" if v < mid else "k")
     fig.colorbar(im, ax=ax, label=value)
     ax.set_title(title or value, fontsize=10)
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    _save(fig, path)
     return grid

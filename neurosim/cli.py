@@ -79,7 +79,12 @@ def _cmd_trace_info(args) -> int:
 def _cmd_trace_synthetic(args) -> int:
     from neurosim.trace import save_trace, synthetic
 
-    sizes = [int(h) for h in args.hidden_sizes.split(",")]
+    try:
+        sizes = [int(h) for h in args.hidden_sizes.split(",")]
+    except ValueError:
+        raise ValueError(
+            f"--hidden-sizes: got {args.hidden_sizes!r}; allowed: comma-separated integers, e.g. 512,256"
+        ) from None
     trace = synthetic(sizes, input_size=args.input_size, activity=args.activity, weight_sparsity=args.weight_sparsity,
                       tokens=args.tokens, gates=args.gates, seed=args.seed)
     print(f"wrote {save_trace(trace, args.out)}")

@@ -110,8 +110,8 @@ def run_kernel(
             fired, first_tok, token_begin, token_end, a, b,
             arrays.layer_offsets, arrays.gates, arrays.unit_core,
             arrays.out_ptr, arrays.out_core, arrays.out_synops, arrays.out_work, arrays.out_bytes,
-            arrays.units_per_layer_core, arrays.route_ptr, arrays.route_links, arrays.route_info,
-            arrays.route_hops, arrays.out_cycles, arrays.params,
+            arrays.units_per_layer_core, arrays.route_ptr, arrays.route_info, arrays.out_cycles,
+            arrays.entry_table, arrays.unit_totals, arrays.route_hop, arrays.params,
         )
 
     if threads > 1 and len(starts) > 1:

@@ -32,6 +32,9 @@ class EngineArrays:
     route_info: np.ndarray
     route_hops: np.ndarray
     out_cycles: np.ndarray
+    entry_table: np.ndarray
+    unit_totals: np.ndarray
+    route_hop: np.ndarray
     params: np.ndarray
 
 
@@ -119,7 +122,12 @@ def build_arrays(network: Network, mapping: Mapping, arch: ChipArch) -> EngineAr
     np.add.at(route_hops, (route_entry, link_class), 1)
     spc = synops_per_cycle_fraction(arch.cores.synops_per_cycle)
     work3 = np.stack([out_work[:, 0], out_work[:, 1], out_work.sum(axis=1)], axis=1)
-    out_cycles = arch.cores.synapse_overhead_cycles + -(-(work3 * spc.denominator) // spc.numerator)
+    out_cycles = (arch.cores.synapse_overhead_cycles + -(-(work3 * spc.denominator) // spc.numerator)).astype(np.int64)
+    route_hop, cost_shift, dst_shift = pack_route_hops(route_info, n_links=len(link_classes(arch)), n_cores=n_cores)
+    params[K.P_COST_SHIFT] = cost_shift
+    params[K.P_DST_SHIFT] = dst_shift
+    entry_table, unit_totals = packet_tables(out_ptr, route_ptr, out_synops, out_work, out_bytes, out_cycles,
+                                             route_hops, dtype=route_hop.dtype)
     return EngineArrays(
         layer_offsets=offs.astype(np.int64),
         gates=int(network.gates),
@@ -134,9 +142,66 @@ def build_arrays(network: Network, mapping: Mapping, arch: ChipArch) -> EngineAr
         route_links=route_links,
         route_info=route_info,
         route_hops=route_hops,
-        out_cycles=out_cycles.astype(np.int64),
+        out_cycles=out_cycles,
+        entry_table=entry_table,
+        unit_totals=unit_totals,
+        route_hop=route_hop,
         params=params,
     )
+
+
+def pack_route_hops(route_info: np.ndarray, n_links: int, n_cores: int) -> tuple[np.ndarray, int, int]:
+    """``route_info`` rows (link, flits + latency, destination core or -1) packed into one integer each.
+
+    Bits ``[0, cost_shift)`` hold the link, ``[cost_shift, dst_shift)`` its flits +
+    latency and the bits above the destination core + 1 (0 on every position but
+    a route's last). int32 when the fields fit in 31 bits (half the memory the
+    kernel walks per event), int64 otherwise. One zero entry is appended so the
+    kernel may read one position past a route's end. Returns (packed, cost_shift, dst_shift).
+    """
+    link_bits = max(1, int(n_links - 1).bit_length())
+    cost_bits = max(1, int(route_info[:, 1].max(initial=0)).bit_length())
+    dst_bits = max(1, int(n_cores).bit_length())
+    total = link_bits + cost_bits + dst_bits
+    if total > 63:
+        raise ValueError(f"route hops: {total} bits of link, latency and core do not fit in 64")
+    dtype = np.int32 if total <= 31 else np.int64
+    packed = np.zeros(route_info.shape[0] + 1, dtype=dtype)
+    info = route_info.astype(np.int64)
+    packed[:-1] = info[:, 0] | (info[:, 1] << link_bits) | ((info[:, 2] + 1) << (link_bits + cost_bits))
+    return packed, link_bits, link_bits + cost_bits
+
+
+def packet_tables(out_ptr, route_ptr, out_synops, out_work, out_bytes, out_cycles, route_hops, dtype=np.int32):
+    """Per destination entry and per presynaptic unit, what a packet costs for each choice of projections sent.
+
+    Columns of the choice: 0 ff, 1 rec, 2 both (``sel - 1`` in the kernel).
+    ``entry_table[k]``: the entry's first route position, then its packet's
+    synapse cycles per choice, -1 where the entry holds no synapse of the
+    projections sent (no packet). ``unit_totals[u, choice]``: synops,
+    synapse work, synapse bytes, local, x and y link traversals over the unit's
+    entries, so the kernel counts them once per spike instead of once per packet.
+    """
+    n_entries = out_synops.shape[0]
+    n_units = out_ptr.shape[0] - 1
+    syn3 = np.stack([out_synops[:, 0], out_synops[:, 1], out_synops.sum(axis=1)], axis=1)
+    work3 = np.stack([out_work[:, 0], out_work[:, 1], out_work.sum(axis=1)], axis=1)
+    bytes3 = np.stack([out_bytes[:, 0], out_bytes[:, 1], out_bytes.sum(axis=1)], axis=1)
+    has = syn3 > 0
+    if max(int(route_ptr[-1]), int(out_cycles.max(initial=0))) >= 2**31:
+        dtype = np.int64
+    entry_table = np.empty((n_entries, 4), dtype=dtype)
+    entry_table[:, 0] = route_ptr[:-1]
+    entry_table[:, 1:] = np.where(has, out_cycles, -1)
+    entry_unit = np.repeat(np.arange(n_units), np.diff(out_ptr))
+    unit_totals = np.zeros((n_units, 3, 6), dtype=np.int64)
+    for choice in range(3):
+        h = has[:, choice].astype(np.int64)
+        columns = [syn3[:, choice], work3[:, choice] * h, bytes3[:, choice] * h,
+                   route_hops[:, 0] * h, route_hops[:, 1] * h, route_hops[:, 2] * h]
+        for c, values in enumerate(columns):
+            np.add.at(unit_totals[:, choice, c], entry_unit, values)
+    return entry_table, unit_totals
 
 
 def link_classes(arch: ChipArch) -> np.ndarray:

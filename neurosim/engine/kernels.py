@@ -97,7 +97,9 @@ P_MULTICAST = 13  # 0 source replication, 1 in-network
 P_PIPELINED = 14  # 1 pipelined, 0 sequential
 P_ROUTING_YX = 15  # 0 xy, 1 yx
 P_N_CORES = 16
-N_PARAMS = 17
+P_COST_SHIFT = 17  # packed route hop: link in bits [0, cost_shift), flits + latency up to dst_shift,
+P_DST_SHIFT = 18  # destination core + 1 above (0: a mesh link); see ``pack_route_hops``
+N_PARAMS = 19
 
 SEL_FF = 1
 SEL_REC = 2
@@ -252,94 +254,130 @@ def _senders(s, pipelined, token_begin, token_end, fired, fired_first_token, lay
         if l == 0:
             for u in range(n_inputs):
                 sel[u] |= SEL_FF
-        else:
+        else:  # branch-free: a unit fires in ~10-30% of steps, at random
             row = t - fired_first_token
             for j in range(layer_offsets[l] - layer_offsets[l - 1]):
-                if fired[row, layer_offsets[l - 1] - n_inputs + j]:
-                    sel[layer_offsets[l - 1] + j] |= SEL_FF
+                sel[layer_offsets[l - 1] + j] |= SEL_FF * (fired[row, layer_offsets[l - 1] - n_inputs + j] != 0)
         if t >= 1:
             row = t - 1 - fired_first_token
             for j in range(layer_offsets[l + 1] - layer_offsets[l]):
-                if fired[row, layer_offsets[l] - n_inputs + j]:
-                    sel[layer_offsets[l] + j] |= SEL_REC
+                sel[layer_offsets[l] + j] |= SEL_REC * (fired[row, layer_offsets[l] - n_inputs + j] != 0)
     n_active = 0
     for u in range(layer_offsets[n_layers]):
-        if sel[u] != 0:
-            active_units[n_active] = u
-            n_active += 1
+        active_units[n_active] = u
+        n_active += sel[u] != 0
     return n_active
 
 
 @njit(cache=True)
-def _unicast_phase(n_active, active_units, sel, out_ptr, out_core, out_synops, out_work, out_bytes, out_cycles,
-                   route_ptr, route_info, route_hops, flits, link_free, core_free, core_busy,
-                   pk_link, pk_cost, pk_dst, pk_pos, pk_cycles, pk_next, head, tail, counters):
+def _unicast_phase(n_active, active_units, sel, out_ptr, entry_table, unit_totals, route_hop, flits, cost_shift,
+                   dst_shift, link_free, core_free, core_busy, pk, nxt, tail, counters):
     """Spike phase with source replication: one packet per destination core.
 
     A packet is one destination entry; its events are the far ends of the links
-    of its route, so nothing is built. The ejection link serves one core, so
-    packets leave it in the order the core receives them: a packet is queued at
-    its core when it reserves the ejection link, without an event.
-    Returns the cycle the phase ends.
+    of its route. Every link but the last leads to a mesh link or the ejection
+    link, so events sit in two calendars, ``mesh`` (buckets ``0..B-1``) and
+    ``eject`` (buckets ``B..2B-1``): a bucket's mesh events reserve mesh links
+    only and its eject events the ejection links and cores only, so running
+    the mesh events first and the eject events second, each class in the order
+    it was scheduled, gives the same reservations as one FIFO of both. The
+    ejection link serves one core, so packets leave it in the order the core
+    receives them: a packet is queued at its core when it reserves the
+    ejection link, without a further event. The injection link is reserved
+    when the packet is created (every packet of the step is ready at cycle 0).
+
+    Calendar: ``nxt`` holds the next event of each packet (``0..n-1``) and
+    each bucket's first event (``n + bucket``); ``tail`` the slot of each
+    bucket's last event (the head slot when empty). Returns the cycle the phase ends.
     """
     n_synops = n_work = n_bytes = n_sent = n_received = n_link_wait = n_core_wait = n_local = n_x = n_y = 0
-    pending = 0
+    link_mask = (1 << cost_shift) - 1
+    cost_mask = (1 << (dst_shift - cost_shift)) - 1
+    base = pk.shape[0]
+    n_buckets = tail.shape[0] // 2
     for a in range(n_active):
         u = active_units[a]
         su = sel[u]
         sel[u] = 0
-        for k in range(out_ptr[u], out_ptr[u + 1]):
-            syn, work, nbytes = _entry_cost(k, su, out_synops, out_work, out_bytes)
-            if syn == 0:
+        n_synops += unit_totals[u, su - 1, 0]
+        n_work += unit_totals[u, su - 1, 1]
+        n_bytes += unit_totals[u, su - 1, 2]
+        n_local += unit_totals[u, su - 1, 3]
+        n_x += unit_totals[u, su - 1, 4]
+        n_y += unit_totals[u, su - 1, 5]
+        k_begin = out_ptr[u]
+        k_end = out_ptr[u + 1]
+        if k_end == k_begin:
+            continue
+        hop = route_hop[entry_table[k_begin, 0]]  # every entry of a unit starts on its core's injection link
+        inj_link = hop & link_mask
+        inj_cost = (hop >> cost_shift) & cost_mask
+        depart = link_free[inj_link]
+        for k in range(k_begin, k_end):
+            cycles = entry_table[k, su]
+            if cycles < 0:  # no synapse of the projections sent on this core
                 continue
-            n_synops += syn
-            n_work += work
-            n_bytes += nbytes
-            n_local += route_hops[k, 0]
-            n_x += route_hops[k, 1]
-            n_y += route_hops[k, 2]
-            pk = n_sent  # packets of the step are numbered in creation order
+            q = n_sent  # packets of the step are numbered in creation order
             n_sent += 1
-            pk_cycles[pk] = out_cycles[k, su - 1]
-            i = route_ptr[k]
-            pk_pos[pk] = i + 1
-            pk_link[pk] = route_info[i + 1, 0]  # the next hop, read while its cache line is hot
-            pk_cost[pk] = route_info[i + 1, 1]
-            pk_dst[pk] = route_info[i + 1, 2]
-            depart = _reserve(link_free, route_info[i, 0], 0, flits)
+            i = entry_table[k, 0] + 1
+            hop = route_hop[i]
+            pk[q, 0] = hop  # the next link, read while its cache line is hot
+            pk[q, 1] = i
+            pk[q, 2] = cycles
             n_link_wait += depart
-            _calendar_push(head, tail, pk_next, depart + route_info[i, 1], pk)
-            pending += 1
+            slot = depart + inj_cost + n_buckets * ((hop >> dst_shift) > 0)
+            depart += flits
+            nxt[q] = -1
+            nxt[tail[slot]] = q
+            tail[slot] = q
+        link_free[inj_link] = depart
+    pending = n_sent
     phase_end = 0
     now = 0
     while pending > 0:
-        pk = head[now]
-        if pk < 0:
+        q_mesh = nxt[base + now]
+        q_eject = nxt[base + n_buckets + now]
+        if q_mesh < 0 and q_eject < 0:
             now += 1
             continue
-        while pk >= 0:
-            following = pk_next[pk]  # read first: pk may be queued again below
-            pending -= 1
-            phase_end = max(phase_end, now)
-            depart = _reserve(link_free, pk_link[pk], now, flits)
+        q = q_mesh
+        while q >= 0:
+            following = nxt[q]  # read first: q is queued again below
+            hop = pk[q, 0]
+            link = hop & link_mask
+            depart = max(link_free[link], now)
+            link_free[link] = depart + flits
             n_link_wait += depart - now
-            arrive = depart + pk_cost[pk]
-            dst = pk_dst[pk]
-            if dst >= 0:
-                start, finish = _queue_at_core(core_free, core_busy, dst, arrive, pk_cycles[pk])
-                n_core_wait += start - arrive
-                n_received += 1
-                phase_end = max(phase_end, finish)
-            else:
-                j = pk_pos[pk] + 1
-                pk_pos[pk] = j
-                pk_link[pk] = route_info[j, 0]
-                pk_cost[pk] = route_info[j, 1]
-                pk_dst[pk] = route_info[j, 2]
-                _calendar_push(head, tail, pk_next, arrive, pk)
-                pending += 1
-            pk = following
-        head[now] = -1  # the bucket is empty again (its tail is not read while its head is -1)
+            arrive = depart + ((hop >> cost_shift) & cost_mask)
+            i = pk[q, 1] + 1
+            hop = route_hop[i]
+            pk[q, 0] = hop
+            pk[q, 1] = i
+            slot = arrive + n_buckets * ((hop >> dst_shift) > 0)
+            nxt[q] = -1
+            nxt[tail[slot]] = q
+            tail[slot] = q
+            q = following
+        q = q_eject
+        while q >= 0:
+            hop = pk[q, 0]
+            link = hop & link_mask
+            depart = max(link_free[link], now)
+            link_free[link] = depart + flits
+            n_link_wait += depart - now
+            arrive = depart + ((hop >> cost_shift) & cost_mask)
+            dst = (hop >> dst_shift) - 1
+            start, finish = _queue_at_core(core_free, core_busy, dst, arrive, pk[q, 2])
+            n_core_wait += start - arrive
+            n_received += 1
+            pending -= 1
+            phase_end = max(phase_end, finish)
+            q = nxt[q]
+        nxt[base + now] = -1  # both buckets are empty again
+        tail[now] = base + now
+        nxt[base + n_buckets + now] = -1
+        tail[n_buckets + now] = base + n_buckets + now
+        phase_end = max(phase_end, now)
         now += 1
     _add_counts(counters, n_synops, n_work, n_bytes, n_sent, n_sent, n_received, n_link_wait, n_core_wait,
                 n_local * flits, n_x * flits, n_y * flits)
@@ -476,8 +514,7 @@ def _update_phase(s, pipelined, token_begin, token_end, fired, fired_first_token
         fired_on_core[:] = 0
         base = layer_offsets[l]
         for j in range(layer_offsets[l + 1] - base):
-            if fired[row, base - n_inputs + j]:
-                fired_on_core[unit_core[base + j]] += 1
+            fired_on_core[unit_core[base + j]] += fired[row, base - n_inputs + j] != 0
         for c in range(n_cores):
             n_fire = fired_on_core[c]
             n_rest = units_per_layer_core[l, c] - n_fire
@@ -509,10 +546,11 @@ def simulate_steps(
     out_bytes,
     units_per_layer_core,
     route_ptr,
-    route_links,
     route_info,
-    route_hops,
     out_cycles,
+    entry_table,
+    unit_totals,
+    route_hop,
     p,
 ):
     """Replay timesteps ``step_begin <= s < step_end`` of tokens ``token_begin <= t < token_end``.
@@ -525,7 +563,7 @@ def simulate_steps(
     Parameters
     ----------
     fired : uint8 [rows, n_layer_units]
-        Events of every layer unit (layers concatenated); row ``r`` is token
+        Events of every layer unit (layers concatenated, 0 or 1); row ``r`` is token
         ``fired_first_token + r``. Must cover ``token_begin - 1`` when it is >= 0.
     layer_offsets : int64 [L+1]
         Global index of the first unit of each layer; input units are ``0..layer_offsets[0]``.
@@ -535,13 +573,22 @@ def simulate_steps(
         Per destination entry, for the ff (column 0) and rec (column 1) projection:
         nonzero synapses, synapse entries processed, synapse-memory bytes read.
     units_per_layer_core : int64 [L, n_cores]
-    route_ptr, route_links : CSR over destination entries of their links (:func:`entry_routes`).
-    route_info : int64 [n_positions, 3]
+    route_ptr : int64 [n_entries + 1], CSR over destination entries of their route positions.
+    route_info : int32 [n_positions, 3]
         Per route position: its link, ``flits + latency`` of the link, and the
         destination core at the route's last position (-1 elsewhere).
-    route_hops : int64 [n_entries, 3], local, x and y links of each entry's route.
     out_cycles : int64 [n_entries, 3]
         Synapse-processing cycles of a packet for the ff, rec and both projections.
+    entry_table : int32 or int64 [n_entries, 4]
+        Per destination entry: its first route position, then the packet's synapse
+        cycles when the ff, rec or both projections are sent (-1: the entry has
+        no synapse of them, so no packet).
+    unit_totals : int64 [n_units, 3, 6]
+        Per presynaptic unit and projections sent (ff, rec, both):
+        synops, synapse work, synapse bytes, local, x and y link traversals.
+    route_hop : int32 or int64 [n_positions + 1]
+        ``route_info`` packed into one integer per position (:func:`neurosim.engine.build.pack_route_hops`),
+        plus one padding entry.
     p : int64 [N_PARAMS]
 
     Returns
@@ -570,14 +617,13 @@ def simulate_steps(
     fired_on_core = np.zeros(n_cores, dtype=np.int64)
     update_cycles = np.zeros(n_cores, dtype=np.int64)
     n_entries = out_core.shape[0]
-    pk_link = np.empty(n_entries, dtype=np.int32)  # per packet of a step: the link it waits for,
-    pk_cost = np.empty(n_entries, dtype=np.int32)  # that link's flits + latency,
-    pk_dst = np.empty(n_entries, dtype=np.int32)  # the core behind it (-1: a mesh link),
-    pk_pos = np.empty(n_entries, dtype=np.int32)  # its route position,
-    pk_cycles = np.empty(n_entries, dtype=np.int64)  # the synapse cycles at its core,
-    pk_next = np.empty(n_entries, dtype=np.int32)  # and the next packet in its calendar bucket
-    head = np.full(1024, -1, dtype=np.int32)
-    tail = np.full(1024, -1, dtype=np.int32)
+    # per packet of a step (source replication): its next hop, route position and synapse cycles
+    pk = np.empty((n_entries, 3), dtype=route_hop.dtype)
+    # calendars (see _unicast_phase / _multicast_phase), sized below for the step's latest event
+    n_buckets = 0
+    nxt = np.full(n_entries, -1, dtype=np.int32)
+    tail = np.empty(0, dtype=np.int32)
+    head = np.empty(0, dtype=np.int32)
     max_latency = 0
     for i in range(route_info.shape[0]):
         max_latency = max(max_latency, route_info[i, 1] - flits)
@@ -593,19 +639,25 @@ def simulate_steps(
         for a in range(n_active):
             u = active_units[a]
             traversals += route_ptr[out_ptr[u + 1]] - route_ptr[out_ptr[u]]
-        latest = traversals * (flits + max_latency) + 1
-        if latest > head.shape[0]:
-            head = np.full(latest, -1, dtype=np.int32)
-            tail = np.full(latest, -1, dtype=np.int32)
+        latest = traversals * (flits + max_latency) + 1  # no event can be later: every traversal in a row
+        if latest >= n_buckets:
+            n_buckets = latest + latest // 2 + 1
+            if n_entries + 2 * n_buckets >= 2**31:
+                raise ValueError("engine: a timestep's calendar exceeds 2**31 slots; split the network or trace")
+            if multicast:
+                head = np.full(n_buckets, -1, dtype=np.int32)
+                tail = np.full(n_buckets, -1, dtype=np.int32)
+            else:
+                tail = np.arange(n_entries, n_entries + 2 * n_buckets).astype(np.int32)
+                nxt = np.full(n_entries + 2 * n_buckets, -1, dtype=np.int32)
         if multicast:
             phase_end = _multicast_phase(
                 n_active, active_units, sel, out_ptr, out_core, out_synops, out_work, out_bytes, out_cycles,
                 route_ptr, route_info, flits, link_free, core_free, core_busy, link_edge, head, tail, counters)
         else:
             phase_end = _unicast_phase(
-                n_active, active_units, sel, out_ptr, out_core, out_synops, out_work, out_bytes, out_cycles,
-                route_ptr, route_info, route_hops, flits, link_free, core_free, core_busy,
-                pk_link, pk_cost, pk_dst, pk_pos, pk_cycles, pk_next, head, tail, counters)
+                n_active, active_units, sel, out_ptr, entry_table, unit_totals, route_hop, flits,
+                p[P_COST_SHIFT], p[P_DST_SHIFT], link_free, core_free, core_busy, pk, nxt, tail, counters)
         update_end = _update_phase(s, pipelined, token_begin, token_end, fired, fired_first_token, layer_offsets,
                                    gates, unit_core, units_per_layer_core, p, fired_on_core, update_cycles,
                                    core_busy, counters)

@@ -176,8 +176,9 @@ def entry_routes(out_ptr, out_core, unit_core, p):
 # ----------------------------------------------------------------------------- the calendar
 # Events of a spike phase sit in FIFO buckets, one per cycle (``head``/``tail`` per
 # cycle, ``nxt`` per item), so they run in (time, order scheduled) order: the order
-# SimPy gives to timeouts. Buckets are emptied as time passes; the caller sizes them
-# for the latest possible event (every link traversal of the step in a row).
+# SimPy gives to timeouts. The buckets form a ring (cycle ``t`` in bucket ``t & ring``),
+# emptied as time passes; the caller makes the ring longer than any event can be
+# ahead of the current cycle, so no two pending events of different cycles share a bucket.
 
 
 @njit(cache=True, inline="always")
@@ -295,6 +296,7 @@ def _unicast_phase(n_active, active_units, sel, out_ptr, entry_table, unit_total
     cost_mask = (1 << (dst_shift - cost_shift)) - 1
     base = pk.shape[0]
     n_buckets = tail.shape[0] // 2
+    ring = n_buckets - 1  # a power of two, larger than any event's distance ahead of ``now``
     for a in range(n_active):
         u = active_units[a]
         su = sel[u]
@@ -325,7 +327,7 @@ def _unicast_phase(n_active, active_units, sel, out_ptr, entry_table, unit_total
             pk[q, 1] = i
             pk[q, 2] = cycles
             n_link_wait += depart
-            slot = depart + inj_cost + n_buckets * ((hop >> dst_shift) > 0)
+            slot = ((depart + inj_cost) & ring) + n_buckets * ((hop >> dst_shift) > 0)
             depart += flits
             nxt[q] = -1
             nxt[tail[slot]] = q
@@ -335,8 +337,9 @@ def _unicast_phase(n_active, active_units, sel, out_ptr, entry_table, unit_total
     phase_end = 0
     now = 0
     while pending > 0:
-        q_mesh = nxt[base + now]
-        q_eject = nxt[base + n_buckets + now]
+        b = now & ring
+        q_mesh = nxt[base + b]
+        q_eject = nxt[base + n_buckets + b]
         if q_mesh < 0 and q_eject < 0:
             now += 1
             continue
@@ -353,7 +356,7 @@ def _unicast_phase(n_active, active_units, sel, out_ptr, entry_table, unit_total
             hop = route_hop[i]
             pk[q, 0] = hop
             pk[q, 1] = i
-            slot = arrive + n_buckets * ((hop >> dst_shift) > 0)
+            slot = (arrive & ring) + n_buckets * ((hop >> dst_shift) > 0)
             nxt[q] = -1
             nxt[tail[slot]] = q
             tail[slot] = q
@@ -373,10 +376,10 @@ def _unicast_phase(n_active, active_units, sel, out_ptr, entry_table, unit_total
             pending -= 1
             phase_end = max(phase_end, finish)
             q = nxt[q]
-        nxt[base + now] = -1  # both buckets are empty again
-        tail[now] = base + now
-        nxt[base + n_buckets + now] = -1
-        tail[n_buckets + now] = base + n_buckets + now
+        nxt[base + b] = -1  # both buckets are empty again
+        tail[b] = base + b
+        nxt[base + n_buckets + b] = -1
+        tail[n_buckets + b] = base + n_buckets + b
         phase_end = max(phase_end, now)
         now += 1
     _add_counts(counters, n_synops, n_work, n_bytes, n_sent, n_sent, n_received, n_link_wait, n_core_wait,
@@ -461,15 +464,16 @@ def _multicast_phase(n_active, active_units, sel, out_ptr, out_core, out_synops,
 
     phase_end = 0
     pending = 0
+    ring = head.shape[0] - 1  # a power of two, larger than any event's distance ahead of ``now``
     for r in range(n_roots):  # a root is an injection link: never a leaf
         e = roots[r]
         depart = _reserve(link_free, e_link[e], 0, flits)
         n_link_wait += depart
-        _calendar_push(head, tail, e_next, depart + e_cost[e], e)
+        _calendar_push(head, tail, e_next, (depart + e_cost[e]) & ring, e)
         pending += 1
     now = 0
     while pending > 0:
-        e = head[now]
+        e = head[now & ring]
         if e < 0:
             now += 1
             continue
@@ -487,11 +491,11 @@ def _multicast_phase(n_active, active_units, sel, out_ptr, out_core, out_synops,
                     n_received += 1
                     phase_end = max(phase_end, finish)
                 else:
-                    _calendar_push(head, tail, e_next, arrive, c)
+                    _calendar_push(head, tail, e_next, arrive & ring, c)
                     pending += 1
                 c = e_sibling[c]
             e = e_next[e]
-        head[now] = -1  # the bucket is empty again (its tail is not read while its head is -1)
+        head[now & ring] = -1  # the bucket is empty again (its tail is not read while its head is -1)
         now += 1
     _add_counts(counters, n_synops, n_work, n_bytes, n_sent, n_roots, n_received, n_link_wait, n_core_wait,
                 n_local * flits, n_x * flits, n_y * flits)
@@ -619,7 +623,7 @@ def simulate_steps(
     n_entries = out_core.shape[0]
     # per packet of a step (source replication): its next hop, route position and synapse cycles
     pk = np.empty((n_entries, 3), dtype=route_hop.dtype)
-    # calendars (see _unicast_phase / _multicast_phase), sized below for the step's latest event
+    # calendars (see _unicast_phase / _multicast_phase), sized below for each step
     n_buckets = 0
     nxt = np.full(n_entries, -1, dtype=np.int32)
     tail = np.empty(0, dtype=np.int32)
@@ -635,15 +639,20 @@ def simulate_steps(
         counters[SPIKES] += n_active
         link_free[:] = 0
         core_free[:] = 0
-        traversals = 0
+        # Calendars are rings of buckets: an event is at most flits x (items on its link)
+        # + flits + latency cycles ahead of ``now``, items being the packets (or tree edges) of the step.
+        items = 0
         for a in range(n_active):
             u = active_units[a]
-            traversals += route_ptr[out_ptr[u + 1]] - route_ptr[out_ptr[u]]
-        latest = traversals * (flits + max_latency) + 1  # no event can be later: every traversal in a row
-        if latest >= n_buckets:
-            n_buckets = latest + latest // 2 + 1
-            if n_entries + 2 * n_buckets >= 2**31:
-                raise ValueError("engine: a timestep's calendar exceeds 2**31 slots; split the network or trace")
+            if multicast:
+                items += route_ptr[out_ptr[u + 1]] - route_ptr[out_ptr[u]]
+            else:
+                items += out_ptr[u + 1] - out_ptr[u]
+        horizon = flits * (items + 1) + max_latency + 1
+        if horizon > n_buckets:
+            n_buckets = 1
+            while n_buckets < horizon:
+                n_buckets *= 2
             if multicast:
                 head = np.full(n_buckets, -1, dtype=np.int32)
                 tail = np.full(n_buckets, -1, dtype=np.int32)

@@ -272,13 +272,13 @@ def _senders(s, pipelined, token_begin, token_end, fired, fired_first_token, lay
 
 @njit(cache=True)
 def _unicast_phase(n_active, active_units, sel, out_ptr, entry_table, unit_totals, route_hop, flits, cost_shift,
-                   dst_shift, link_free, core_free, core_busy, pk, nxt, tail, counters):
+                   dst_shift, link_free, core_free, core_busy, rec, tail, counters):
     """Spike phase with source replication: one packet per destination core.
 
     A packet is one destination entry; its events are the far ends of the links
     of its route. Every link but the last leads to a mesh link or the ejection
-    link, so events sit in two calendars, ``mesh`` (buckets ``0..B-1``) and
-    ``eject`` (buckets ``B..2B-1``): a bucket's mesh events reserve mesh links
+    link, so events sit in two calendar rings, ``mesh`` (buckets ``0..B-1``,
+    cycle ``t`` in bucket ``t & (B-1)``) and ``eject`` (buckets ``B..2B-1``): a cycle's mesh events reserve mesh links
     only and its eject events the ejection links and cores only, so running
     the mesh events first and the eject events second, each class in the order
     it was scheduled, gives the same reservations as one FIFO of both. The
@@ -287,16 +287,19 @@ def _unicast_phase(n_active, active_units, sel, out_ptr, entry_table, unit_total
     ejection link, without a further event. The injection link is reserved
     when the packet is created (every packet of the step is ready at cycle 0).
 
-    Calendar: ``nxt`` holds the next event of each packet (``0..n-1``) and
-    each bucket's first event (``n + bucket``); ``tail`` the slot of each
-    bucket's last event (the head slot when empty). Returns the cycle the phase ends.
+    Records: ``rec[4 * q : 4 * q + 4]`` is packet ``q``'s next hop (packed, see
+    ``route_hop``), its route position, its synapse cycles and the next event in
+    its calendar bucket; records ``n_entries + b`` are only the first event of
+    bucket ``b`` (field 3). ``tail[b]`` is the record of bucket ``b``'s last
+    event (its own head record when empty), so appending never branches.
+    One record per packet keeps an event to one cache line. Returns the cycle the phase ends.
     """
     n_synops = n_work = n_bytes = n_sent = n_received = n_link_wait = n_core_wait = n_local = n_x = n_y = 0
     link_mask = (1 << cost_shift) - 1
     cost_mask = (1 << (dst_shift - cost_shift)) - 1
-    base = pk.shape[0]
     n_buckets = tail.shape[0] // 2
-    ring = n_buckets - 1  # a power of two, larger than any event's distance ahead of ``now``
+    base = rec.shape[0] // 4 - 2 * n_buckets
+    ring = n_buckets - 1
     for a in range(n_active):
         u = active_units[a]
         su = sel[u]
@@ -311,26 +314,27 @@ def _unicast_phase(n_active, active_units, sel, out_ptr, entry_table, unit_total
         k_end = out_ptr[u + 1]
         if k_end == k_begin:
             continue
-        hop = route_hop[entry_table[k_begin, 0]]  # every entry of a unit starts on its core's injection link
+        hop = route_hop[entry_table[k_begin, 0]]
         inj_link = hop & link_mask
         inj_cost = (hop >> cost_shift) & cost_mask
         depart = link_free[inj_link]
         for k in range(k_begin, k_end):
             cycles = entry_table[k, su]
-            if cycles < 0:  # no synapse of the projections sent on this core
+            if cycles < 0:
                 continue
-            q = n_sent  # packets of the step are numbered in creation order
+            q = n_sent
             n_sent += 1
             i = entry_table[k, 0] + 1
             hop = route_hop[i]
-            pk[q, 0] = hop  # the next link, read while its cache line is hot
-            pk[q, 1] = i
-            pk[q, 2] = cycles
+            rq = 4 * q
+            rec[rq] = hop
+            rec[rq + 1] = i
+            rec[rq + 2] = cycles
+            rec[rq + 3] = -1
             n_link_wait += depart
             slot = ((depart + inj_cost) & ring) + n_buckets * ((hop >> dst_shift) > 0)
             depart += flits
-            nxt[q] = -1
-            nxt[tail[slot]] = q
+            rec[4 * tail[slot] + 3] = q
             tail[slot] = q
         link_free[inj_link] = depart
     pending = n_sent
@@ -338,47 +342,49 @@ def _unicast_phase(n_active, active_units, sel, out_ptr, entry_table, unit_total
     now = 0
     while pending > 0:
         b = now & ring
-        q_mesh = nxt[base + b]
-        q_eject = nxt[base + n_buckets + b]
+        q_mesh = rec[4 * (base + b) + 3]
+        q_eject = rec[4 * (base + n_buckets + b) + 3]
         if q_mesh < 0 and q_eject < 0:
             now += 1
             continue
         q = q_mesh
         while q >= 0:
-            following = nxt[q]  # read first: q is queued again below
-            hop = pk[q, 0]
+            rq = 4 * q
+            following = rec[rq + 3]
+            hop = rec[rq]
             link = hop & link_mask
             depart = max(link_free[link], now)
             link_free[link] = depart + flits
             n_link_wait += depart - now
             arrive = depart + ((hop >> cost_shift) & cost_mask)
-            i = pk[q, 1] + 1
+            i = rec[rq + 1] + 1
             hop = route_hop[i]
-            pk[q, 0] = hop
-            pk[q, 1] = i
+            rec[rq] = hop
+            rec[rq + 1] = i
+            rec[rq + 3] = -1
             slot = (arrive & ring) + n_buckets * ((hop >> dst_shift) > 0)
-            nxt[q] = -1
-            nxt[tail[slot]] = q
+            rec[4 * tail[slot] + 3] = q
             tail[slot] = q
             q = following
         q = q_eject
         while q >= 0:
-            hop = pk[q, 0]
+            rq = 4 * q
+            hop = rec[rq]
             link = hop & link_mask
             depart = max(link_free[link], now)
             link_free[link] = depart + flits
             n_link_wait += depart - now
             arrive = depart + ((hop >> cost_shift) & cost_mask)
             dst = (hop >> dst_shift) - 1
-            start, finish = _queue_at_core(core_free, core_busy, dst, arrive, pk[q, 2])
+            start, finish = _queue_at_core(core_free, core_busy, dst, arrive, rec[rq + 2])
             n_core_wait += start - arrive
             n_received += 1
             pending -= 1
             phase_end = max(phase_end, finish)
-            q = nxt[q]
-        nxt[base + b] = -1  # both buckets are empty again
+            q = rec[rq + 3]
+        rec[4 * (base + b) + 3] = -1
         tail[b] = base + b
-        nxt[base + n_buckets + b] = -1
+        rec[4 * (base + n_buckets + b) + 3] = -1
         tail[n_buckets + b] = base + n_buckets + b
         phase_end = max(phase_end, now)
         now += 1
@@ -621,11 +627,9 @@ def simulate_steps(
     fired_on_core = np.zeros(n_cores, dtype=np.int64)
     update_cycles = np.zeros(n_cores, dtype=np.int64)
     n_entries = out_core.shape[0]
-    # per packet of a step (source replication): its next hop, route position and synapse cycles
-    pk = np.empty((n_entries, 3), dtype=route_hop.dtype)
     # calendars (see _unicast_phase / _multicast_phase), sized below for each step
     n_buckets = 0
-    nxt = np.full(n_entries, -1, dtype=np.int32)
+    rec = np.full(4 * n_entries, -1, dtype=route_hop.dtype)  # packet records, see _unicast_phase
     tail = np.empty(0, dtype=np.int32)
     head = np.empty(0, dtype=np.int32)
     max_latency = 0
@@ -658,7 +662,7 @@ def simulate_steps(
                 tail = np.full(n_buckets, -1, dtype=np.int32)
             else:
                 tail = np.arange(n_entries, n_entries + 2 * n_buckets).astype(np.int32)
-                nxt = np.full(n_entries + 2 * n_buckets, -1, dtype=np.int32)
+                rec = np.full(4 * (n_entries + 2 * n_buckets), -1, dtype=route_hop.dtype)
         if multicast:
             phase_end = _multicast_phase(
                 n_active, active_units, sel, out_ptr, out_core, out_synops, out_work, out_bytes, out_cycles,
@@ -666,7 +670,7 @@ def simulate_steps(
         else:
             phase_end = _unicast_phase(
                 n_active, active_units, sel, out_ptr, entry_table, unit_totals, route_hop, flits,
-                p[P_COST_SHIFT], p[P_DST_SHIFT], link_free, core_free, core_busy, pk, nxt, tail, counters)
+                p[P_COST_SHIFT], p[P_DST_SHIFT], link_free, core_free, core_busy, rec, tail, counters)
         update_end = _update_phase(s, pipelined, token_begin, token_end, fired, fired_first_token, layer_offsets,
                                    gates, unit_core, units_per_layer_core, p, fired_on_core, update_cycles,
                                    core_busy, counters)

@@ -10,6 +10,7 @@ import pytest
 from conftest import make_arch
 
 from neurosim.engine import EngineError, simulate
+from neurosim.engine import kernels as K
 from neurosim.mapping import map_network
 from neurosim.network import build_network
 from neurosim.trace import LayerTrace, synops_per_step, synthetic
@@ -235,3 +236,50 @@ def test_synapse_tables_equal_a_loop_over_every_synapse(fmt):
                 assert [arrays.out_synops[k, kind], arrays.out_work[k, kind], arrays.out_bytes[k, kind]] == row
             seen += 1
     assert seen == sum(len(cores) for cores in table.values())
+
+
+@pytest.mark.parametrize("cores, mesh, wide", [(8, 2, False), (16384, 64, True)])
+def test_packed_route_hops_round_trip(cores, mesh, wide):
+    """Every route position's link, flits + latency and destination survive packing, in 32 or 64 bits."""
+    from neurosim.engine import build_arrays
+
+    trace = synthetic([20, 14], input_size=8, activity=0.3, weight_sparsity=0.5, tokens=5, seed=3)
+    arch = make_arch(cores__count=cores, cores__cores_per_router=cores // (mesh * mesh), noc__mesh_x=mesh,
+                     noc__mesh_y=mesh)
+    network = build_network(trace)
+    mapping = map_network(network, arch, policy="balanced", min_cores=min(cores, 42))
+    arrays = build_arrays(network, mapping, arch)
+    assert arrays.route_hop.dtype == (np.int64 if wide else np.int32)
+    cost_shift, dst_shift = int(arrays.params[K.P_COST_SHIFT]), int(arrays.params[K.P_DST_SHIFT])
+    hop = arrays.route_hop[:-1].astype(np.int64)
+    np.testing.assert_array_equal(hop & ((1 << cost_shift) - 1), arrays.route_info[:, 0])
+    np.testing.assert_array_equal((hop >> cost_shift) & ((1 << (dst_shift - cost_shift)) - 1), arrays.route_info[:, 1])
+    np.testing.assert_array_equal((hop >> dst_shift) - 1, arrays.route_info[:, 2])
+    if wide:  # the 64-bit kernel agrees with the reference too
+        fast = simulate(trace, network, mapping, arch, arrays=arrays)
+        ref = simulate(trace, network, mapping, arch, backend="simpy")
+        assert fast.counts == ref.counts
+        np.testing.assert_array_equal(fast.step_cycles, ref.step_cycles)
+        np.testing.assert_array_equal(fast.core_busy_cycles, ref.core_busy_cycles)
+
+
+def test_packet_tables_equal_a_loop_over_entries():
+    """unit_totals and entry_table hold what a per-entry loop over the destination tables gives."""
+    from neurosim.engine import build_arrays
+
+    trace, network, mapping, arch = _case(3, "source", "pipelined", "bitmap", "balanced")
+    a = build_arrays(network, mapping, arch)
+    for u in range(network.n_units):
+        for choice in range(3):
+            want = np.zeros(6, dtype=np.int64)
+            for k in range(a.out_ptr[u], a.out_ptr[u + 1]):
+                cols = [0] if choice == 0 else [1] if choice == 1 else [0, 1]
+                syn = sum(int(a.out_synops[k, c]) for c in cols)
+                assert a.entry_table[k, 0] == a.route_ptr[k]
+                if syn == 0:
+                    assert a.entry_table[k, 1 + choice] == -1
+                    continue
+                assert a.entry_table[k, 1 + choice] == a.out_cycles[k, choice]
+                want += [syn, sum(int(a.out_work[k, c]) for c in cols), sum(int(a.out_bytes[k, c]) for c in cols),
+                         *a.route_hops[k]]
+            np.testing.assert_array_equal(a.unit_totals[u, choice], want)

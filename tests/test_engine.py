@@ -267,7 +267,7 @@ def test_packet_tables_equal_a_loop_over_entries():
     """unit_totals and entry_table hold what a per-entry loop over the destination tables gives."""
     from neurosim.engine import build_arrays
 
-    trace, network, mapping, arch = _case(3, "source", "pipelined", "bitmap", "balanced")
+    _, network, mapping, arch = _case(3, "source", "pipelined", "bitmap", "balanced")
     a = build_arrays(network, mapping, arch)
     for u in range(network.n_units):
         for choice in range(3):

@@ -128,6 +128,8 @@ def build_arrays(network: Network, mapping: Mapping, arch: ChipArch) -> EngineAr
     params[K.P_DST_SHIFT] = dst_shift
     entry_table, unit_totals = packet_tables(out_ptr, route_ptr, out_synops, out_work, out_bytes, out_cycles,
                                              route_hops, dtype=route_hop.dtype)
+    if entry_table.dtype != route_hop.dtype:  # the kernel's packet records hold both: one width for all
+        route_hop = route_hop.astype(np.int64)
     return EngineArrays(
         layer_offsets=offs.astype(np.int64),
         gates=int(network.gates),

@@ -589,7 +589,7 @@ def simulate_steps(
         destination core at the route's last position (-1 elsewhere).
     out_cycles : int64 [n_entries, 3]
         Synapse-processing cycles of a packet for the ff, rec and both projections.
-    entry_table : int32 or int64 [n_entries, 4]
+    entry_table : int32 or int64 [n_entries, 4] (the integer type of ``route_hop``)
         Per destination entry: its first route position, then the packet's synapse
         cycles when the ff, rec or both projections are sent (-1: the entry has
         no synapse of them, so no packet).
@@ -657,6 +657,8 @@ def simulate_steps(
             n_buckets = 1
             while n_buckets < horizon:
                 n_buckets *= 2
+            if n_entries + 2 * n_buckets >= 2**31:
+                raise ValueError("engine: a timestep needs more than 2**31 calendar slots; split the trace or the chip")
             if multicast:
                 head = np.full(n_buckets, -1, dtype=np.int32)
                 tail = np.full(n_buckets, -1, dtype=np.int32)

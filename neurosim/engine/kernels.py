@@ -352,9 +352,7 @@ def _unicast_phase(n_active, active_units, sel, out_ptr, entry_table, unit_total
             rq = 4 * q
             following = rec[rq + 3]
             hop = rec[rq]
-            link = hop & link_mask
-            depart = max(link_free[link], now)
-            link_free[link] = depart + flits
+            depart = _reserve(link_free, hop & link_mask, now, flits)
             n_link_wait += depart - now
             arrive = depart + ((hop >> cost_shift) & cost_mask)
             i = rec[rq + 1] + 1
@@ -370,9 +368,7 @@ def _unicast_phase(n_active, active_units, sel, out_ptr, entry_table, unit_total
         while q >= 0:
             rq = 4 * q
             hop = rec[rq]
-            link = hop & link_mask
-            depart = max(link_free[link], now)
-            link_free[link] = depart + flits
+            depart = _reserve(link_free, hop & link_mask, now, flits)
             n_link_wait += depart - now
             arrive = depart + ((hop >> cost_shift) & cost_mask)
             dst = (hop >> dst_shift) - 1

@@ -7,8 +7,10 @@ Prints, on the same synthetic paper-size EGRU (3 layers 1350/1350/750, input
 - events/s and simulated tokens/s of the Numba engine at several trace lengths (linearity);
 - Numba engine / SimPy reference speed on a small trace (same result checked);
 - Numba engine / a vectorised numpy pass that only counts synaptic operations per
-  destination core (the floor of any trace replay);
-- the time of a full PTB test set (82,430 tokens), streamed in chunks;
+  destination core (the floor of any trace replay): its per-core tables are built
+  before the clock starts, like the engine's arrays; it reads and converts the events;
+  BLAS gets the engine's threads; best of 3; it must count exactly the engine's synops;
+- the time of a full PTB test set (82,430 tokens), replayed in chunks of 4,096 timesteps;
 - peak resident memory.
 
 The last line is one JSON object with the keys ``numba_vs_simpy_speedup``,

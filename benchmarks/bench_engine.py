@@ -104,6 +104,13 @@ def main(argv=None) -> int:
         print(f"  {T:>6} tokens: {sim_s:7.2f} s  {T / sim_s:9,.0f} tokens/s  {events_per_s:12,.0f} events/s  "
               f"{run.counts['packets_sent'] / sim_s:12,.0f} packets/s  ({sim_s / T * 1e3:.3f} ms/token)")
     T_floor = lengths[-1]
+    c, flits = run.counts, arch.noc.flits_per_packet
+    traversals = (c["flits_local"] + c["flit_hops_x"] + c["flit_hops_y"]) / flits
+    # one calendar event at the far end of every link of a route but the ejection link
+    print(f"  per token: {c['spikes'] / T_floor:,.0f} presynaptic events, {c['packets_sent'] / T_floor:,.0f} packets, "
+          f"{c['synops'] / T_floor:,.0f} synops, {traversals / T_floor:,.0f} link traversals, "
+          f"{(traversals - c['packets_sent']) / T_floor:,.0f} calendar events; "
+          f"{per_token[T_floor] * 1e9 * T_floor / (traversals - c['packets_sent']):.1f} ns per calendar event")
 
     # -- the floor: synaptic operations per destination core with numpy only. Like the engine's
     #    arrays, the per-core fan-out tables are built before the clock starts; the timed pass

@@ -121,15 +121,15 @@ def build_arrays(network: Network, mapping: Mapping, arch: ChipArch) -> EngineAr
     route_hops = np.zeros((n, 3), dtype=np.int64)
     np.add.at(route_hops, (route_entry, link_class), 1)
     spc = synops_per_cycle_fraction(arch.cores.synops_per_cycle)
-    work3 = np.stack([out_work[:, 0], out_work[:, 1], out_work.sum(axis=1)], axis=1)
+    work3 = per_choice(out_work)
     out_cycles = (arch.cores.synapse_overhead_cycles + -(-(work3 * spc.denominator) // spc.numerator)).astype(np.int64)
     route_hop, cost_shift, dst_shift = pack_route_hops(route_info, n_links=len(link_classes(arch)), n_cores=n_cores)
     params[K.P_COST_SHIFT] = cost_shift
     params[K.P_DST_SHIFT] = dst_shift
     entry_table, unit_totals = packet_tables(out_ptr, route_ptr, out_synops, out_work, out_bytes, out_cycles,
-                                             route_hops, dtype=route_hop.dtype)
-    if entry_table.dtype != route_hop.dtype:  # the kernel's packet records hold both: one width for all
-        route_hop = route_hop.astype(np.int64)
+                                             route_hops)
+    width = np.result_type(route_hop, entry_table)  # the kernel's packet records hold both: one width
+    route_hop, entry_table = route_hop.astype(width), entry_table.astype(width)
     return EngineArrays(
         layer_offsets=offs.astype(np.int64),
         gates=int(network.gates),
@@ -174,7 +174,12 @@ def pack_route_hops(route_info: np.ndarray, n_links: int, n_cores: int) -> tuple
     return packed, link_bits, link_bits + cost_bits
 
 
-def packet_tables(out_ptr, route_ptr, out_synops, out_work, out_bytes, out_cycles, route_hops, dtype=np.int32):
+def per_choice(a: np.ndarray) -> np.ndarray:
+    """[n, 2] per-projection values (ff, rec) -> [n, 3] per choice of projections sent (ff, rec, both)."""
+    return np.stack([a[:, 0], a[:, 1], a.sum(axis=1)], axis=1)
+
+
+def packet_tables(out_ptr, route_ptr, out_synops, out_work, out_bytes, out_cycles, route_hops):
     """Per destination entry and per presynaptic unit, what a packet costs for each choice of projections sent.
 
     Columns of the choice: 0 ff, 1 rec, 2 both (``sel - 1`` in the kernel).
@@ -186,12 +191,9 @@ def packet_tables(out_ptr, route_ptr, out_synops, out_work, out_bytes, out_cycle
     """
     n_entries = out_synops.shape[0]
     n_units = out_ptr.shape[0] - 1
-    syn3 = np.stack([out_synops[:, 0], out_synops[:, 1], out_synops.sum(axis=1)], axis=1)
-    work3 = np.stack([out_work[:, 0], out_work[:, 1], out_work.sum(axis=1)], axis=1)
-    bytes3 = np.stack([out_bytes[:, 0], out_bytes[:, 1], out_bytes.sum(axis=1)], axis=1)
+    syn3, work3, bytes3 = per_choice(out_synops), per_choice(out_work), per_choice(out_bytes)
     has = syn3 > 0
-    if max(int(route_ptr[-1]), int(out_cycles.max(initial=0))) >= 2**31:
-        dtype = np.int64
+    dtype = np.int32 if max(int(route_ptr[-1]), int(out_cycles.max(initial=0))) < 2**31 else np.int64
     entry_table = np.empty((n_entries, 4), dtype=dtype)
     entry_table[:, 0] = route_ptr[:-1]
     entry_table[:, 1:] = np.where(has, out_cycles, -1)

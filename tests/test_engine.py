@@ -251,10 +251,19 @@ def test_packed_route_hops_round_trip(cores, mesh, wide):
     arrays = build_arrays(network, mapping, arch)
     assert arrays.route_hop.dtype == (np.int64 if wide else np.int32)
     cost_shift, dst_shift = int(arrays.params[K.P_COST_SHIFT]), int(arrays.params[K.P_DST_SHIFT])
-    hop = arrays.route_hop[:-1].astype(np.int64)
+    # every entry's route, read through its entry-table start in the shared pair routes
+    lengths = np.diff(arrays.route_ptr)
+    positions = np.concatenate([np.arange(n) for n in lengths]) + np.repeat(arrays.entry_table[:, 0], lengths)
+    hop = arrays.route_hop[positions].astype(np.int64)
     np.testing.assert_array_equal(hop & ((1 << cost_shift) - 1), arrays.route_info[:, 0])
     np.testing.assert_array_equal((hop >> cost_shift) & ((1 << (dst_shift - cost_shift)) - 1), arrays.route_info[:, 1])
     np.testing.assert_array_equal((hop >> dst_shift) - 1, arrays.route_info[:, 2])
+    # entries with the same (source core, destination core) share one copy, and no copy is unused
+    src = arrays.unit_core[np.repeat(np.arange(network.n_units), np.diff(arrays.out_ptr))]
+    pairs = set(zip(src.tolist(), arrays.out_core.tolist()))
+    assert len(set(arrays.entry_table[:, 0].tolist())) == len(pairs)
+    path = np.empty(4 + 2 * mesh, dtype=np.int64)
+    assert arrays.route_hop.shape[0] - 1 == sum(K.route(s, d, arrays.params, path) for s, d in pairs)
     if wide:  # the 64-bit kernel agrees with the reference too
         fast = simulate(trace, network, mapping, arch, arrays=arrays)
         ref = simulate(trace, network, mapping, arch, backend="simpy")
@@ -269,13 +278,16 @@ def test_packet_tables_equal_a_loop_over_entries():
 
     _, network, mapping, arch = _case(3, "source", "pipelined", "bitmap", "balanced")
     a = build_arrays(network, mapping, arch)
+    link_mask = (1 << int(a.params[K.P_COST_SHIFT])) - 1
     for u in range(network.n_units):
         for choice in range(3):
             want = np.zeros(6, dtype=np.int64)
             for k in range(a.out_ptr[u], a.out_ptr[u + 1]):
                 cols = [0] if choice == 0 else [1] if choice == 1 else [0, 1]
                 syn = sum(int(a.out_synops[k, c]) for c in cols)
-                assert a.entry_table[k, 0] == a.route_ptr[k]
+                start = a.entry_table[k, 0]
+                links = a.route_hop[start: start + a.route_ptr[k + 1] - a.route_ptr[k]] & link_mask
+                np.testing.assert_array_equal(links, a.route_links[a.route_ptr[k]: a.route_ptr[k + 1]])
                 if syn == 0:
                     assert a.entry_table[k, 1 + choice] == -1
                     continue

@@ -123,10 +123,13 @@ def build_arrays(network: Network, mapping: Mapping, arch: ChipArch) -> EngineAr
     spc = synops_per_cycle_fraction(arch.cores.synops_per_cycle)
     work3 = per_choice(out_work)
     out_cycles = (arch.cores.synapse_overhead_cycles + -(-(work3 * spc.denominator) // spc.numerator)).astype(np.int64)
-    route_hop, cost_shift, dst_shift = pack_route_hops(route_info, n_links=len(link_classes(arch)), n_cores=n_cores)
+    pair_ptr, pair_start = core_pair_routes(out_ptr, out_core, unit_core, route_ptr)
+    pair_info = route_info[np.concatenate([np.arange(route_ptr[k], route_ptr[k + 1]) for k in pair_start])
+                           if pair_start.size else np.zeros(0, dtype=np.int64)]
+    route_hop, cost_shift, dst_shift = pack_route_hops(pair_info, n_links=len(link_classes(arch)), n_cores=n_cores)
     params[K.P_COST_SHIFT] = cost_shift
     params[K.P_DST_SHIFT] = dst_shift
-    entry_table, unit_totals = packet_tables(out_ptr, route_ptr, out_synops, out_work, out_bytes, out_cycles,
+    entry_table, unit_totals = packet_tables(out_ptr, pair_ptr, out_synops, out_work, out_bytes, out_cycles,
                                              route_hops)
     width = np.result_type(route_hop, entry_table)  # the kernel's packet records hold both: one width
     route_hop, entry_table = route_hop.astype(width), entry_table.astype(width)
@@ -150,6 +153,27 @@ def build_arrays(network: Network, mapping: Mapping, arch: ChipArch) -> EngineAr
         route_hop=route_hop,
         params=params,
     )
+
+
+def core_pair_routes(out_ptr, out_core, unit_core, route_ptr) -> tuple[np.ndarray, np.ndarray]:
+    """Routes depend only on (source core, destination core): one copy per pair the entries use.
+
+    Returns ``(first_position, pair_entry)``: entry ``k``'s route starts at
+    ``first_position[k]`` of the concatenated pair routes, which are the routes of
+    entries ``pair_entry`` in order. A few thousand pairs stand for ~10^5 entries,
+    so the positions the kernel reads at every event stay in cache.
+    """
+    n_entries = out_core.shape[0]
+    n_cores = int(max(out_core.max(initial=-1), unit_core.max(initial=-1))) + 1
+    src = np.asarray(unit_core, dtype=np.int64)[np.repeat(np.arange(out_ptr.shape[0] - 1), np.diff(out_ptr))]
+    _, pair_entry, pair_of_entry = np.unique(src * n_cores + out_core, return_index=True, return_inverse=True)
+    length = np.diff(route_ptr)[pair_entry]
+    start = np.zeros(pair_entry.shape[0] + 1, dtype=np.int64)
+    np.cumsum(length, out=start[1:])
+    first_position = np.zeros(n_entries + 1, dtype=np.int64)  # CSR-like: one past the end at the back
+    first_position[:-1] = start[pair_of_entry.reshape(-1)] if n_entries else first_position[:-1]
+    first_position[-1] = start[-1]
+    return first_position, pair_entry
 
 
 def pack_route_hops(route_info: np.ndarray, n_links: int, n_cores: int) -> tuple[np.ndarray, int, int]:
@@ -179,11 +203,12 @@ def per_choice(a: np.ndarray) -> np.ndarray:
     return np.stack([a[:, 0], a[:, 1], a.sum(axis=1)], axis=1)
 
 
-def packet_tables(out_ptr, route_ptr, out_synops, out_work, out_bytes, out_cycles, route_hops):
+def packet_tables(out_ptr, first_position, out_synops, out_work, out_bytes, out_cycles, route_hops):
     """Per destination entry and per presynaptic unit, what a packet costs for each choice of projections sent.
 
     Columns of the choice: 0 ff, 1 rec, 2 both (``sel - 1`` in the kernel).
-    ``entry_table[k]``: the entry's first route position, then its packet's
+    ``entry_table[k]``: the entry's first route position (``first_position[k]``, an index of
+    ``route_hop``; see :func:`core_pair_routes`), then its packet's
     synapse cycles per choice, -1 where the entry holds no synapse of the
     projections sent (no packet). ``unit_totals[u, choice]``: synops,
     synapse work, synapse bytes, local, x and y link traversals over the unit's
@@ -193,9 +218,9 @@ def packet_tables(out_ptr, route_ptr, out_synops, out_work, out_bytes, out_cycle
     n_units = out_ptr.shape[0] - 1
     syn3, work3, bytes3 = per_choice(out_synops), per_choice(out_work), per_choice(out_bytes)
     has = syn3 > 0
-    dtype = np.int32 if max(int(route_ptr[-1]), int(out_cycles.max(initial=0))) < 2**31 else np.int64
+    dtype = np.int32 if max(int(first_position[-1]), int(out_cycles.max(initial=0))) < 2**31 else np.int64
     entry_table = np.empty((n_entries, 4), dtype=dtype)
-    entry_table[:, 0] = route_ptr[:-1]
+    entry_table[:, 0] = first_position[:-1]
     entry_table[:, 1:] = np.where(has, out_cycles, -1)
     entry_unit = np.repeat(np.arange(n_units), np.diff(out_ptr))
     unit_totals = np.zeros((n_units, 3, 6), dtype=np.int64)

@@ -586,15 +586,16 @@ def simulate_steps(
     out_cycles : int64 [n_entries, 3]
         Synapse-processing cycles of a packet for the ff, rec and both projections.
     entry_table : int32 or int64 [n_entries, 4] (the integer type of ``route_hop``)
-        Per destination entry: its first route position, then the packet's synapse
+        Per destination entry: its first position in ``route_hop``, then the packet's synapse
         cycles when the ff, rec or both projections are sent (-1: the entry has
         no synapse of them, so no packet).
     unit_totals : int64 [n_units, 3, 6]
         Per presynaptic unit and projections sent (ff, rec, both):
         synops, synapse work, synapse bytes, local, x and y link traversals.
-    route_hop : int32 or int64 [n_positions + 1]
-        ``route_info`` packed into one integer per position (:func:`neurosim.engine.build.pack_route_hops`),
-        plus one padding entry.
+    route_hop : int32 or int64 [n_pair_positions + 1]
+        The routes of every (source core, destination core) pair in use, one integer
+        per position packed like ``route_info`` (:func:`neurosim.engine.build.pack_route_hops`),
+        plus one padding entry; entries of the same pair share it.
     p : int64 [N_PARAMS]
 
     Returns

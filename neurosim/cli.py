@@ -5,9 +5,18 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import os
 import sys
 
 from neurosim import __version__
+
+
+def usable_cores() -> int:
+    """Cores this process may run on (its CPU affinity where the OS reports one)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
 
 
 def _cmd_run(args) -> int:
@@ -29,7 +38,7 @@ def _cmd_run(args) -> int:
         window=args.window,
         seed=args.seed,
         progress=not args.quiet,
-        threads=args.threads,
+        threads=args.threads if args.threads is not None else usable_cores(),
         stream=args.stream,
         **gpu_options,
     )
@@ -133,7 +142,8 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     p.add_argument("--min-cores", type=int, default=1, help="spread the network over at least N cores")
     p.add_argument("--backend", default="numba", help="engine: numba (fast) or simpy (reference)")
     p.add_argument("--chunk-steps", type=int, help="stream the trace in chunks of this many timesteps")
-    p.add_argument("--threads", type=int, default=1, help="simulate chunks of timesteps on N threads (same result)")
+    p.add_argument("--threads", type=int, default=None,
+                   help="simulate chunks of timesteps on N threads (same result; default: every usable core)")
     p.add_argument("--stream", action="store_true", help="read the trace's events from disk while replaying")
     p.add_argument("--sample", type=int, help="simulate K windows and report 95%% confidence intervals")
     p.add_argument("--window", type=int, default=256, help="tokens per sampled window")

@@ -179,3 +179,33 @@ def test_event_stream_reads_forward_windows(tmp_path):
             np.testing.assert_array_equal(stream.read(first, stop), fired_matrix(trace, first, stop))
         with pytest.raises(Exception, match="before the kept rows"):
             stream.read(2, 30)
+
+
+def test_cli_run_uses_every_usable_core_by_default(tmp_path, monkeypatch, capsys):
+    """Without --threads the CLI replays on every usable core; the report equals a one-thread run."""
+    import neurosim.api
+    import neurosim.cli
+
+    arch = tmp_path / "tiny.yaml"
+    arch.write_text(yaml.safe_dump(TINY_ARCH))
+    trace = save_trace(synthetic([12, 8], input_size=6, activity=0.3, weight_sparsity=0.6, tokens=1100, seed=4),
+                       tmp_path / "long.npz")  # > 1024 steps: the threaded run is chunked
+    seen = []
+    real_run = neurosim.api.run
+
+    def spy(*args, **kwargs):
+        seen.append(kwargs["threads"])
+        return real_run(*args, **kwargs)
+
+    monkeypatch.setattr(neurosim.api, "run", spy)
+    monkeypatch.setattr(neurosim.cli, "usable_cores", lambda: 3)
+    argv = ["run", "--arch", str(arch), "--trace", str(trace), "--format", "json", "--quiet"]
+    assert main(argv) == 0
+    default = json.loads(capsys.readouterr().out)
+    assert main(argv + ["--threads", "1"]) == 0
+    single = json.loads(capsys.readouterr().out)
+    assert seen == [3, 1]
+    for report in (default, single):  # wall-clock seconds differ between runs; everything else must not
+        report["meta"].pop("build_s")
+        report["meta"].pop("simulate_s")
+    assert default == single

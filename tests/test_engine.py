@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from conftest import make_arch
 
-from neurosim.engine import EngineError, simulate
+from neurosim.engine import EngineError, build, simulate
 from neurosim.engine import kernels as K
 from neurosim.mapping import map_network
 from neurosim.network import build_network
@@ -295,3 +295,56 @@ def test_packet_tables_equal_a_loop_over_entries():
                 want += [syn, sum(int(a.out_work[k, c]) for c in cols), sum(int(a.out_bytes[k, c]) for c in cols),
                          *a.route_hops[k]]
             np.testing.assert_array_equal(a.unit_totals[u, choice], want)
+
+
+@pytest.mark.parametrize("routing", ["xy", "yx"])
+def test_multicast_trees_are_the_union_of_the_routes(routing):
+    """Each (unit, projections) tree: the root is the injection link, every leaf's path from the root is
+    the route to its destination core, the edges are the union of those routes (each link once), children
+    are contiguous and breadth first, and the counts equal a plain count over the destination entries."""
+    from neurosim.engine import build_arrays
+
+    _, network, mapping, arch = _case(5, "network", "pipelined", "sparse", "balanced", routing=routing)
+    a = build_arrays(network, mapping, arch)
+    cost_shift, dst_shift = int(a.params[K.P_COST_SHIFT]), int(a.params[K.P_DST_SHIFT])
+    n_cores = arch.cores.count
+    link_class = build.link_classes(arch)
+    trees = 0
+    for u in range(network.n_units):
+        for choice in range(3):
+            cols = [0] if choice == 0 else [1] if choice == 1 else [0, 1]
+            entries = [k for k in range(a.out_ptr[u], a.out_ptr[u + 1]) if sum(a.out_synops[k, c] for c in cols)]
+            lo, hi = a.tree_ptr[3 * u + choice], a.tree_ptr[3 * u + choice + 1]
+            routes = {int(a.out_core[k]): a.route_links[a.route_ptr[k]: a.route_ptr[k + 1]].tolist() for k in entries}
+            assert hi - lo == len({link for r in routes.values() for link in r})
+            np.testing.assert_array_equal(a.tree_counts[u, choice],
+                                          [*np.bincount(link_class[list({x for r in routes.values() for x in r})]
+                                                        if routes else [], minlength=3)[:3], len(entries)])
+            if not entries:
+                continue
+            trees += 1
+            parent = {}
+            for e in range(lo, hi):
+                first, n = int(a.tree[e, 2]), int(a.tree[e, 3])
+                assert lo < first or n == 0
+                for c in range(first, first + n):
+                    assert lo < c < hi and c not in parent
+                    parent[c] = e
+            assert sorted(parent) == list(range(lo + 1, hi))  # one root, every other edge has one parent
+            blocks = [c for e in range(lo, hi) for c in range(a.tree[e, 2], a.tree[e, 2] + a.tree[e, 3])]
+            assert blocks == list(range(lo + 1, hi))  # breadth first: children blocks follow in parent order
+            assert int(a.tree[lo, 0]) & ((1 << cost_shift) - 1) == mapping.unit_core[u]  # injection link
+            for e in range(lo, hi):
+                dst = (int(a.tree[e, 0]) >> dst_shift) - 1
+                if dst < 0:
+                    continue
+                path, x = [], e
+                while True:
+                    path.append(int(a.tree[x, 0]) & ((1 << cost_shift) - 1))
+                    if x == lo:
+                        break
+                    x = parent[x]
+                assert path[::-1] == routes[dst] and path[0] == n_cores + dst
+                k = next(k for k in entries if a.out_core[k] == dst)
+                assert a.tree[e, 1] == a.out_cycles[k, choice]
+    assert trees > 20

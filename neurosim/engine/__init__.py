@@ -108,10 +108,9 @@ def run_kernel(
         a, b, first_tok, fired = job
         return K.simulate_steps(
             fired, first_tok, token_begin, token_end, a, b,
-            arrays.layer_offsets, arrays.gates, arrays.unit_core,
-            arrays.out_ptr, arrays.out_core, arrays.out_synops, arrays.out_work, arrays.out_bytes,
-            arrays.units_per_layer_core, arrays.route_ptr, arrays.route_info, arrays.out_cycles,
-            arrays.entry_table, arrays.unit_totals, arrays.route_hop, arrays.params,
+            arrays.layer_offsets, arrays.gates, arrays.unit_core, arrays.out_ptr, arrays.units_per_layer_core,
+            arrays.entry_table, arrays.unit_totals, arrays.route_hop, arrays.tree_ptr, arrays.tree,
+            arrays.tree_counts, arrays.params,
         )
 
     if threads > 1 and len(starts) > 1:

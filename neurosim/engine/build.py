@@ -35,6 +35,9 @@ class EngineArrays:
     entry_table: np.ndarray
     unit_totals: np.ndarray
     route_hop: np.ndarray
+    tree_ptr: np.ndarray
+    tree: np.ndarray
+    tree_counts: np.ndarray
     params: np.ndarray
 
 
@@ -63,6 +66,8 @@ def kernel_params(arch: ChipArch) -> np.ndarray:
     p[K.P_PIPELINED] = 1 if arch.pipeline == "pipelined" else 0
     p[K.P_ROUTING_YX] = 1 if arch.noc.routing == "yx" else 0
     p[K.P_N_CORES] = arch.cores.count
+    p[K.P_MAX_LATENCY] = max(arch.noc.hop_x_latency_cycles, arch.noc.hop_y_latency_cycles,
+                             arch.noc.local_latency_cycles)
     return p
 
 
@@ -133,6 +138,16 @@ def build_arrays(network: Network, mapping: Mapping, arch: ChipArch) -> EngineAr
                                              route_hops)
     width = np.result_type(route_hop, entry_table)  # the kernel's packet records hold both: one width
     route_hop, entry_table = route_hop.astype(width), entry_table.astype(width)
+    if arch.noc.multicast == "network":
+        every_hop, *shifts = pack_route_hops(route_info, n_links=len(link_classes(arch)), n_cores=n_cores)
+        assert shifts == [cost_shift, dst_shift], "pair routes and all routes pack differently"
+        # tree rows hold packed hops, cycles and edge ids: one integer type for all three
+        tree_width = np.result_type(width, np.int64 if 3 * int(route_ptr[-1]) >= 2**31 else np.int32)
+        tree_ptr, tree, tree_counts = K.multicast_trees(out_ptr, route_ptr, route_info, every_hop.astype(tree_width),
+                                                        out_synops, out_cycles, n_cores, len(link_classes(arch)))
+    else:
+        tree_ptr = np.zeros(3 * network.n_units + 1, dtype=np.int64)
+        tree, tree_counts = np.zeros((0, 4), dtype=width), np.zeros((network.n_units, 3, 4), dtype=np.int64)
     return EngineArrays(
         layer_offsets=offs.astype(np.int64),
         gates=int(network.gates),
@@ -151,6 +166,9 @@ def build_arrays(network: Network, mapping: Mapping, arch: ChipArch) -> EngineAr
         entry_table=entry_table,
         unit_totals=unit_totals,
         route_hop=route_hop,
+        tree_ptr=tree_ptr,
+        tree=tree,
+        tree_counts=tree_counts,
         params=params,
     )
 

@@ -99,7 +99,8 @@ P_ROUTING_YX = 15  # 0 xy, 1 yx
 P_N_CORES = 16
 P_COST_SHIFT = 17  # packed route hop: link in bits [0, cost_shift), flits + latency up to dst_shift,
 P_DST_SHIFT = 18  # destination core + 1 above (0: a mesh link); see ``pack_route_hops``
-N_PARAMS = 19
+P_MAX_LATENCY = 19  # the largest latency of any link
+N_PARAMS = 20
 
 SEL_FF = 1
 SEL_REC = 2
@@ -142,16 +143,6 @@ def route(src_core, dst_core, p, out):
     return n
 
 
-@njit(cache=True, inline="always")
-def _entry_cost(k, su, out_synops, out_work, out_bytes):
-    """Synops, synapse work and synapse bytes of destination entry ``k`` for projections ``su``."""
-    if su == SEL_FF:
-        return out_synops[k, 0], out_work[k, 0], out_bytes[k, 0]
-    if su == SEL_REC:
-        return out_synops[k, 1], out_work[k, 1], out_bytes[k, 1]
-    return out_synops[k, 0] + out_synops[k, 1], out_work[k, 0] + out_work[k, 1], out_bytes[k, 0] + out_bytes[k, 1]
-
-
 @njit(cache=True)
 def entry_routes(out_ptr, out_core, unit_core, p):
     """The route of every destination entry (presynaptic unit -> core), CSR: (ptr, links)."""
@@ -171,6 +162,121 @@ def entry_routes(out_ptr, out_core, unit_core, p):
             n = route(unit_core[u], out_core[k], p, path)
             links[ptr[k] : ptr[k] + n] = path[:n]
     return ptr, links
+
+
+@njit(cache=True)
+def _grow_trees(out_ptr, route_ptr, route_info, route_hop_of, out_synops, out_cycles, n_cores, n_links, tree_ptr,
+                tree, tree_counts, fill):
+    """Counting pass (``fill`` False: sizes into ``tree_ptr``) or filling pass of :func:`multicast_trees`."""
+    n_units = out_ptr.shape[0] - 1
+    most = 1
+    for u in range(n_units):
+        most = max(most, route_ptr[out_ptr[u + 1]] - route_ptr[out_ptr[u]])
+    link_edge = np.full(n_links, -1, dtype=np.int64)  # the edge of this tree on a link, -1: none yet
+    position = np.empty(most, dtype=np.int64)  # scratch tree: the route position an edge came from
+    cycles = np.empty(most, dtype=np.int64)
+    first = np.empty(most, dtype=np.int64)
+    last = np.empty(most, dtype=np.int64)
+    sibling = np.empty(most, dtype=np.int64)
+    order = np.empty(most, dtype=np.int64)  # breadth-first order
+    label = np.empty(most, dtype=np.int64)
+    n_edges = 0
+    for u in range(n_units):
+        for choice in range(3):
+            size = 0
+            deliveries = 0
+            for k in range(out_ptr[u], out_ptr[u + 1]):
+                syn = out_synops[k, 0] + out_synops[k, 1] if choice == 2 else out_synops[k, choice]
+                if syn == 0:
+                    continue
+                deliveries += 1
+                parent = -1
+                for i in range(route_ptr[k], route_ptr[k + 1]):
+                    link = route_info[i, 0]
+                    if link_edge[link] >= 0:  # shared with an earlier destination of this packet
+                        parent = link_edge[link]
+                        continue
+                    e = size
+                    size += 1
+                    link_edge[link] = e
+                    position[e] = i
+                    cycles[e] = out_cycles[k, choice]
+                    first[e] = -1
+                    last[e] = -1
+                    sibling[e] = -1
+                    if parent >= 0:
+                        if last[parent] < 0:
+                            first[parent] = e
+                        else:
+                            sibling[last[parent]] = e
+                        last[parent] = e
+                    parent = e
+            for e in range(size):  # forget this tree's links
+                link_edge[route_info[position[e], 0]] = -1
+            if fill and size > 0:  # breadth first: the children of an edge are contiguous, in the order added
+                order[0] = 0
+                n_ordered = 1
+                for j in range(size):
+                    e = order[j]
+                    label[e] = n_edges + j
+                    c = first[e]
+                    while c >= 0:
+                        order[n_ordered] = c
+                        n_ordered += 1
+                        c = sibling[c]
+                n_ordered = 1
+                for j in range(size):
+                    e = order[j]
+                    row = n_edges + j
+                    tree[row, 0] = route_hop_of[position[e]]
+                    tree[row, 1] = cycles[e]
+                    n_children = 0
+                    c = first[e]
+                    while c >= 0:
+                        n_children += 1
+                        c = sibling[c]
+                    tree[row, 2] = n_edges + n_ordered
+                    tree[row, 3] = n_children
+                    n_ordered += n_children
+                    link = route_info[position[e], 0]
+                    if link < 2 * n_cores:
+                        tree_counts[u, choice, 0] += 1
+                    elif (link - 2 * n_cores) % 4 < 2:
+                        tree_counts[u, choice, 1] += 1
+                    else:
+                        tree_counts[u, choice, 2] += 1
+                tree_counts[u, choice, 3] = deliveries
+            n_edges += size
+            tree_ptr[3 * u + choice + 1] = n_edges
+    return n_edges
+
+
+@njit(cache=True)
+def multicast_trees(out_ptr, route_ptr, route_info, route_hop_of, out_synops, out_cycles, n_cores, n_links):
+    """The packet tree of every presynaptic unit and choice of projections sent (in-network multicast).
+
+    A spike of unit ``u`` that sends projections ``choice`` (0 ff, 1 rec, 2 both)
+    is one packet whose copies branch along the union of the dimension-order
+    routes to its destination cores (added in destination order, route order):
+    edges ``tree_ptr[3u + choice] <= e < tree_ptr[3u + choice + 1]`` in
+    breadth-first order, the first one the root (the injection link).
+    ``tree[e]``: the link packed like a route position (``route_hop_of[i]`` for
+    route position ``i``: link, flits + latency, destination core + 1 at a
+    leaf), the leaf's synapse cycles, the first child and the number of
+    children, which are contiguous and in the order they were added.
+    ``tree_counts[u, choice]``: local, x and y edges, and deliveries. Trees
+    depend on the spike alone, so they are built once, not at every timestep.
+    """
+    n_units = out_ptr.shape[0] - 1
+    tree_ptr = np.zeros(3 * n_units + 1, dtype=np.int64)
+    tree_counts = np.zeros((n_units, 3, 4), dtype=np.int64)
+    empty = np.empty((0, 4), dtype=route_hop_of.dtype)
+    n_edges = _grow_trees(out_ptr, route_ptr, route_info, route_hop_of, out_synops, out_cycles, n_cores, n_links,
+                          tree_ptr, empty, tree_counts, False)
+    tree = np.empty((n_edges, 4), dtype=route_hop_of.dtype)
+    _grow_trees(out_ptr, route_ptr, route_info, route_hop_of, out_synops, out_cycles, n_cores, n_links, tree_ptr,
+                tree, tree_counts, True)
+    return tree_ptr, tree, tree_counts
 
 
 # ----------------------------------------------------------------------------- the calendar
@@ -390,88 +496,45 @@ def _unicast_phase(n_active, active_units, sel, out_ptr, entry_table, unit_total
 
 
 @njit(cache=True)
-def _multicast_phase(n_active, active_units, sel, out_ptr, out_core, out_synops, out_work, out_bytes, out_cycles,
-                     route_ptr, route_info, flits, link_free, core_free, core_busy, link_edge,
-                     head, tail, counters):
+def _multicast_phase(n_active, active_units, sel, unit_totals, tree_ptr, tree, tree_counts, flits, cost_shift,
+                     dst_shift, link_free, core_free, core_busy, e_next, head, tail, counters):
     """Spike phase with in-network multicast: one packet per presynaptic unit.
 
-    The packet's copies branch along the union of its destinations' routes, a
-    tree of link traversals (edges) built here in unit order, destination order.
-    An event is the far end of an edge; the children of an edge reserve their
-    links when it arrives. Leaves (ejection links) queue at their core when
-    reserved, as in :func:`_unicast_phase`. Returns the cycle the phase ends.
+    The packet's copies branch along its tree (:func:`multicast_trees`), whose
+    edges are link traversals. An event is the far end of an edge; the children
+    of an edge reserve their links when it arrives, in the order they were
+    added to the tree. Leaves (ejection links) queue at their core when
+    reserved, as in :func:`_unicast_phase`. A unit spikes at most once per
+    timestep, so the events of a step are distinct tree edges and ``e_next``
+    (next event in the same calendar bucket) is indexed by edge.
+    Returns the cycle the phase ends.
     """
-    need = 0
-    for a in range(n_active):
-        u = active_units[a]
-        need += route_ptr[out_ptr[u + 1]] - route_ptr[out_ptr[u]]
-    e_link = np.empty(need, dtype=np.int64)
-    e_cost = np.empty(need, dtype=np.int64)
-    e_dst = np.empty(need, dtype=np.int64)
-    e_cycles = np.empty(need, dtype=np.int64)
-    e_first = np.empty(need, dtype=np.int64)  # first child
-    e_last = np.empty(need, dtype=np.int64)  # last child
-    e_sibling = np.empty(need, dtype=np.int64)  # next child of the same parent
-    e_next = np.empty(need, dtype=np.int64)  # next event in the same calendar bucket
-    roots = np.empty(n_active, dtype=np.int64)
-    n_edges = n_roots = 0
-    n_synops = n_work = n_bytes = n_sent = n_received = n_link_wait = n_core_wait = n_local = n_x = n_y = 0
-    for a in range(n_active):
-        u = active_units[a]
-        su = sel[u]
-        sel[u] = 0
-        first_edge = n_edges
-        for k in range(out_ptr[u], out_ptr[u + 1]):
-            syn, work, nbytes = _entry_cost(k, su, out_synops, out_work, out_bytes)
-            if syn == 0:
-                continue
-            n_synops += syn
-            n_work += work
-            n_bytes += nbytes
-            n_sent += 1
-            parent = -1
-            for i in range(route_ptr[k], route_ptr[k + 1]):
-                link = route_info[i, 0]
-                if link_edge[link] >= 0:  # shared with an earlier destination of this packet
-                    parent = link_edge[link]
-                    continue
-                e = n_edges
-                n_edges += 1
-                link_edge[link] = e
-                e_link[e] = link
-                e_cost[e] = route_info[i, 1]
-                e_dst[e] = route_info[i, 2]
-                e_cycles[e] = out_cycles[k, su - 1]
-                e_first[e] = -1
-                e_last[e] = -1
-                e_sibling[e] = -1
-                if parent < 0:
-                    roots[n_roots] = e
-                    n_roots += 1
-                elif e_last[parent] < 0:
-                    e_first[parent] = e
-                    e_last[parent] = e
-                else:
-                    e_sibling[e_last[parent]] = e
-                    e_last[parent] = e
-                parent = e
-        for e in range(first_edge, n_edges):  # forget this packet's tree
-            link_edge[e_link[e]] = -1
-            if e_link[e] < 2 * core_free.shape[0]:
-                n_local += 1
-            elif (e_link[e] - 2 * core_free.shape[0]) % 4 < 2:
-                n_x += 1
-            else:
-                n_y += 1
-
+    n_synops = n_work = n_bytes = n_sent = n_roots = n_received = n_link_wait = n_core_wait = 0
+    n_local = n_x = n_y = 0
+    link_mask = (1 << cost_shift) - 1
+    cost_mask = (1 << (dst_shift - cost_shift)) - 1
     phase_end = 0
     pending = 0
     ring = head.shape[0] - 1  # a power of two, larger than any event's distance ahead of ``now``
-    for r in range(n_roots):  # a root is an injection link: never a leaf
-        e = roots[r]
-        depart = _reserve(link_free, e_link[e], 0, flits)
+    for a in range(n_active):
+        u = active_units[a]
+        choice = sel[u] - 1
+        sel[u] = 0
+        n_synops += unit_totals[u, choice, 0]
+        n_work += unit_totals[u, choice, 1]
+        n_bytes += unit_totals[u, choice, 2]
+        n_local += tree_counts[u, choice, 0]
+        n_x += tree_counts[u, choice, 1]
+        n_y += tree_counts[u, choice, 2]
+        n_sent += tree_counts[u, choice, 3]
+        root = tree_ptr[3 * u + choice]
+        if tree_ptr[3 * u + choice + 1] == root:
+            continue
+        n_roots += 1  # a root is an injection link: never a leaf
+        hop = tree[root, 0]
+        depart = _reserve(link_free, hop & link_mask, 0, flits)
         n_link_wait += depart
-        _calendar_push(head, tail, e_next, (depart + e_cost[e]) & ring, e)
+        _calendar_push(head, tail, e_next, (depart + ((hop >> cost_shift) & cost_mask)) & ring, root)
         pending += 1
     now = 0
     while pending > 0:
@@ -482,20 +545,21 @@ def _multicast_phase(n_active, active_units, sel, out_ptr, out_core, out_synops,
         while e >= 0:
             pending -= 1
             phase_end = max(phase_end, now)
-            c = e_first[e]
-            while c >= 0:
-                depart = _reserve(link_free, e_link[c], now, flits)
+            first = tree[e, 2]
+            for c in range(first, first + tree[e, 3]):
+                hop = tree[c, 0]
+                depart = _reserve(link_free, hop & link_mask, now, flits)
                 n_link_wait += depart - now
-                arrive = depart + e_cost[c]
-                if e_dst[c] >= 0:
-                    start, finish = _queue_at_core(core_free, core_busy, e_dst[c], arrive, e_cycles[c])
+                arrive = depart + ((hop >> cost_shift) & cost_mask)
+                dst = (hop >> dst_shift) - 1
+                if dst >= 0:
+                    start, finish = _queue_at_core(core_free, core_busy, dst, arrive, tree[c, 1])
                     n_core_wait += start - arrive
                     n_received += 1
                     phase_end = max(phase_end, finish)
                 else:
                     _calendar_push(head, tail, e_next, arrive & ring, c)
                     pending += 1
-                c = e_sibling[c]
             e = e_next[e]
         head[now & ring] = -1  # the bucket is empty again (its tail is not read while its head is -1)
         now += 1
@@ -546,17 +610,13 @@ def simulate_steps(
     gates,
     unit_core,
     out_ptr,
-    out_core,
-    out_synops,
-    out_work,
-    out_bytes,
     units_per_layer_core,
-    route_ptr,
-    route_info,
-    out_cycles,
     entry_table,
     unit_totals,
     route_hop,
+    tree_ptr,
+    tree,
+    tree_counts,
     p,
 ):
     """Replay timesteps ``step_begin <= s < step_end`` of tokens ``token_begin <= t < token_end``.
@@ -574,17 +634,8 @@ def simulate_steps(
     layer_offsets : int64 [L+1]
         Global index of the first unit of each layer; input units are ``0..layer_offsets[0]``.
     unit_core : int64 [n_units]
-    out_ptr, out_core : CSR over presynaptic units of their destination cores.
-    out_synops, out_work, out_bytes : int64 [n_entries, 2]
-        Per destination entry, for the ff (column 0) and rec (column 1) projection:
-        nonzero synapses, synapse entries processed, synapse-memory bytes read.
+    out_ptr : int64 [n_units + 1], CSR over presynaptic units of their destination entries.
     units_per_layer_core : int64 [L, n_cores]
-    route_ptr : int64 [n_entries + 1], CSR over destination entries of their route positions.
-    route_info : int32 [n_positions, 3]
-        Per route position: its link, ``flits + latency`` of the link, and the
-        destination core at the route's last position (-1 elsewhere).
-    out_cycles : int64 [n_entries, 3]
-        Synapse-processing cycles of a packet for the ff, rec and both projections.
     entry_table : int32 or int64 [n_entries, 4] (the integer type of ``route_hop``)
         Per destination entry: its first position in ``route_hop``, then the packet's synapse
         cycles when the ff, rec or both projections are sent (-1: the entry has
@@ -596,6 +647,8 @@ def simulate_steps(
         The routes of every (source core, destination core) pair in use, one integer
         per position packed like ``route_info`` (:func:`neurosim.engine.build.pack_route_hops`),
         plus one padding entry; entries of the same pair share it.
+    tree_ptr, tree, tree_counts :
+        The multicast packet trees (:func:`multicast_trees`); empty with source replication.
     p : int64 [N_PARAMS]
 
     Returns
@@ -620,18 +673,15 @@ def simulate_steps(
     active_units = np.empty(n_units, dtype=np.int64)
     link_free = np.zeros(n_links, dtype=np.int64)
     core_free = np.zeros(n_cores, dtype=np.int64)
-    link_edge = np.full(n_links, -1, dtype=np.int64)
     fired_on_core = np.zeros(n_cores, dtype=np.int64)
     update_cycles = np.zeros(n_cores, dtype=np.int64)
-    n_entries = out_core.shape[0]
+    n_entries = entry_table.shape[0]
     # calendars (see _unicast_phase / _multicast_phase), sized below for each step
     n_buckets = 0
     rec = np.full(4 * n_entries, -1, dtype=route_hop.dtype)  # packet records, see _unicast_phase
     tail = np.empty(0, dtype=np.int32)
     head = np.empty(0, dtype=np.int32)
-    max_latency = 0
-    for i in range(route_info.shape[0]):
-        max_latency = max(max_latency, route_info[i, 1] - flits)
+    e_next = np.full(tree.shape[0], -1, dtype=np.int32)  # multicast: next event of a tree edge's bucket
 
     for si in range(n_steps):
         s = step_begin + si
@@ -645,11 +695,11 @@ def simulate_steps(
         items = 0
         for a in range(n_active):
             u = active_units[a]
-            if multicast:
-                items += route_ptr[out_ptr[u + 1]] - route_ptr[out_ptr[u]]
+            if multicast:  # every tree edge the unit may send
+                items += tree_ptr[3 * u + 3] - tree_ptr[3 * u]
             else:
                 items += out_ptr[u + 1] - out_ptr[u]
-        horizon = flits * (items + 1) + max_latency + 1
+        horizon = flits * (items + 1) + p[P_MAX_LATENCY] + 1
         if horizon > n_buckets:
             n_buckets = 1
             while n_buckets < horizon:
@@ -664,8 +714,8 @@ def simulate_steps(
                 rec = np.full(4 * (n_entries + 2 * n_buckets), -1, dtype=route_hop.dtype)
         if multicast:
             phase_end = _multicast_phase(
-                n_active, active_units, sel, out_ptr, out_core, out_synops, out_work, out_bytes, out_cycles,
-                route_ptr, route_info, flits, link_free, core_free, core_busy, link_edge, head, tail, counters)
+                n_active, active_units, sel, unit_totals, tree_ptr, tree, tree_counts, flits, p[P_COST_SHIFT],
+                p[P_DST_SHIFT], link_free, core_free, core_busy, e_next, head, tail, counters)
         else:
             phase_end = _unicast_phase(
                 n_active, active_units, sel, out_ptr, entry_table, unit_totals, route_hop, flits,

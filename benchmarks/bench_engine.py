@@ -160,6 +160,23 @@ def main(argv=None) -> int:
     print(f"count-only numpy floor ({T_floor} tokens, synops per core, same synops as the engine): "
           f"{floor_s:.2f} s -> engine/floor = {ratio:.1f}x")
 
+    # -- the other shipped chips, same network and spikes: in-network multicast (spinnaker2_like) and
+    #    a 64 x 64 mesh with one core per router, where a packet crosses ~27 links (truenorth_like)
+    ms_per_token = {"loihi_like": round(per_token[T_floor] * 1e3, 3)}
+    for spec, T in (("spinnaker2_like", 1000 if args.quick else 10_000), ("truenorth_like", 50 if args.quick else 500)):
+        chip = load_arch(ROOT / "arch_specs" / f"{spec}.yaml")
+        chip_mapping = map_network(net, chip)
+        chip_arrays, chip_build_s = _timed(build_arrays, net, chip_mapping, chip)
+        chip_run, sim_s = _timed(simulate, trace, net, chip_mapping, chip, arrays=chip_arrays, token_end=T,
+                                 chunk_steps=4096, threads=args.threads)
+        c = chip_run.counts
+        edges = (c["flits_local"] + c["flit_hops_x"] + c["flit_hops_y"]) / chip.noc.flits_per_packet
+        ms_per_token[spec] = round(sim_s / T * 1e3, 3)
+        print(f"{spec} ({chip.noc.multicast} multicast, {chip_mapping.cores_used} cores, array build "
+              f"{chip_build_s:.2f} s): {T} tokens in {sim_s:.2f} s = {sim_s / T * 1e3:.3f} ms/token; per token "
+              f"{c['packets_injected'] / T:,.0f} packets injected, {edges / T:,.0f} link traversals "
+              f"({sim_s / edges * 1e9:.1f} ns each)")
+
     if PTB_TEST_TOKENS in per_token:
         full_s = per_token[PTB_TEST_TOKENS] * PTB_TEST_TOKENS
         print(f"full PTB test set (82,430 tokens), paper-size EGRU on loihi_like: {full_s:.1f} s (measured)")
@@ -175,6 +192,7 @@ def main(argv=None) -> int:
         "peak_rss_mib": round(rss, 1),
         "events_per_s": round(events_per_s, 1),
         "compile_s": round(compile_s, 2),
+        "ms_per_token_by_chip": ms_per_token,
         "quick": bool(args.quick),
         "cpu": cpu_model(),
     }))

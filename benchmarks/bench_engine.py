@@ -11,7 +11,9 @@ Prints, on the same synthetic paper-size EGRU (3 layers 1350/1350/750, input
   before the clock starts, like the engine's arrays; it reads and converts the events;
   BLAS gets the engine's threads; best of 3; it must count exactly the engine's synops;
 - the time of a full PTB test set (82,430 tokens), replayed in chunks of 4,096 timesteps;
-- peak resident memory.
+- peak resident memory of that workload;
+- ms per token of the same network and spikes on the other shipped chips: spinnaker2_like
+  (in-network multicast trees) and truenorth_like (64 x 64 mesh, ~27 links per packet).
 
 The last line is one JSON object with the keys ``numba_vs_simpy_speedup``,
 ``engine_vs_count_floor_ratio``, ``full_ptb_paper_size_s``, ``peak_rss_mib``,
@@ -160,6 +162,8 @@ def main(argv=None) -> int:
     print(f"count-only numpy floor ({T_floor} tokens, synops per core, same synops as the engine): "
           f"{floor_s:.2f} s -> engine/floor = {ratio:.1f}x")
 
+    rss = peak_rss_mib()  # the paper-size workload: its trace, tables, runs and floor
+
     # -- the other shipped chips, same network and spikes: in-network multicast (spinnaker2_like) and
     #    a 64 x 64 mesh with one core per router, where a packet crosses ~27 links (truenorth_like)
     ms_per_token = {"loihi_like": round(per_token[T_floor] * 1e3, 3)}
@@ -183,8 +187,8 @@ def main(argv=None) -> int:
     else:
         full_s = per_token[max(per_token)] * PTB_TEST_TOKENS
         print(f"full PTB test set (82,430 tokens): {full_s:.1f} s (EXTRAPOLATED from {max(per_token)} tokens, --quick)")
-    rss = peak_rss_mib()
-    print(f"peak RSS: {rss:.0f} MiB")
+    print(f"peak RSS: {rss:.0f} MiB after the loihi_like runs and the floor ({peak_rss_mib():.0f} MiB after the "
+          f"other chips)")
     print(json.dumps({
         "numba_vs_simpy_speedup": round(speedup, 1),
         "engine_vs_count_floor_ratio": round(ratio, 2),

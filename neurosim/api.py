@@ -39,6 +39,20 @@ def _t975(df: int) -> float:
     return _T975[df - 1] if df <= len(_T975) else NormalDist().inv_cdf(0.975)
 
 
+def confidence_interval(per_window: list[float], centre: float) -> list[float]:
+    """95% interval around ``centre`` from the per-window values (Student t, ``len - 1`` degrees of freedom)."""
+    values = np.asarray(per_window, dtype=np.float64)
+    half = _t975(values.size - 1) * values.std(ddof=1) / math.sqrt(values.size)
+    return [float(centre - half), float(centre + half)]
+
+
+def sampled_energy_interval(window_counts: list[dict], window_tokens: int, arch: ChipArch,
+                            centre: float) -> list[float]:
+    """The energy-per-token interval of a sampled run, costed on ``arch`` (to re-cost without re-simulating)."""
+    per_window = [sum(energy_breakdown_pj(c, arch).values()) / window_tokens for c in window_counts]
+    return confidence_interval(per_window, centre)
+
+
 def _as_arch(arch, overrides):
     if isinstance(arch, (str, Path)):
         return load_arch(arch, overrides)
@@ -240,6 +254,7 @@ def _run_sampled(arch, trace, network, mapping, arrays, sample, window, seed, me
     stratum = T // sample
     starts = [k * stratum + int(rng.integers(0, stratum - window + 1)) for k in range(sample)]
     per_window = []
+    window_counts: list[dict] = []  # kept in the result's meta, so its energy interval can be re-costed
     counts_total: dict = {}
     busy_total = np.zeros(arch.cores.count, dtype=np.int64)
     t0 = time.perf_counter()
@@ -252,18 +267,15 @@ def _run_sampled(arch, trace, network, mapping, arrays, sample, window, seed, me
         r = result_from_counts(arch, trace, eng.counts, window, latency, eng.core_busy_cycles,
                                mapping.compartments_per_core, meta)
         per_window.append(r)
+        window_counts.append(dict(eng.counts))
         for k, v in eng.counts.items():
             counts_total[k] = counts_total.get(k, 0) + v
         busy_total += eng.core_busy_cycles
     latency_all = float(np.mean([r.latency_s_per_token for r in per_window])) / arch.cycle_s
     meta = {**meta, "sample_windows": sample, "sample_window_tokens": window, "sample_starts": starts,
-            "simulate_s": time.perf_counter() - t0}
+            "sample_window_counts": window_counts, "simulate_s": time.perf_counter() - t0}
     pooled = result_from_counts(arch, trace, counts_total, sample * window, latency_all, busy_total,
                                 mapping.compartments_per_core, meta)
-    intervals = {}
-    for name in PER_TOKEN_FIGURES:
-        values = np.array([getattr(r, name) for r in per_window])
-        half = _t975(sample - 1) * values.std(ddof=1) / math.sqrt(sample)
-        centre = getattr(pooled, name)
-        intervals[name] = [float(centre - half), float(centre + half)]
+    intervals = {name: confidence_interval([getattr(r, name) for r in per_window], getattr(pooled, name))
+                 for name in PER_TOKEN_FIGURES}
     return replace(pooled, intervals=intervals)

@@ -55,10 +55,15 @@ class Result:
         return json.dumps(self.to_dict(), indent=indent, sort_keys=False, default=float)
 
     def to_flat_dict(self) -> dict:
-        """One level of keys: nested dicts become ``outer.inner`` columns."""
+        """One level of keys: nested dicts become ``outer.inner`` columns; a sampled run's
+        intervals become ``ci95_low.<figure>`` and ``ci95_high.<figure>``."""
         flat: dict = {}
         for key, value in self.to_dict().items():
-            if isinstance(value, dict):
+            if key == "intervals":  # numeric columns: ci95_low.<figure>, ci95_high.<figure>
+                for name, (low, high) in value.items():
+                    flat[f"ci95_low.{name}"] = low
+                    flat[f"ci95_high.{name}"] = high
+            elif isinstance(value, dict):
                 for inner, v in value.items():
                     if isinstance(v, (list, dict)):
                         v = json.dumps(v)

@@ -38,6 +38,7 @@ import numpy as np
 import pandas as pd
 from pydantic import Field, ValidationError, model_validator
 
+from neurosim.api import sampled_energy_interval
 from neurosim.arch import ChipArch, arch_from_dict
 from neurosim.energy import energy_breakdown_pj
 from neurosim.spec import Frozen, SpecError, apply_overrides, load_with_base, parse_override, read_yaml, validate
@@ -123,12 +124,21 @@ class TraceEntry(Frozen):
 
 
 class Options(Frozen):
-    """Run options; a list in ``policy`` or ``min_cores`` is a grid over it."""
+    """Run options; a list in ``policy`` or ``min_cores`` is a grid over it.
+
+    ``sample: K`` simulates K windows of ``window`` tokens per point on a chip
+    (as ``neurosim run --sample``) and adds 95% intervals (``ci95_low.*``,
+    ``ci95_high.*`` columns); ``tokens`` then bounds the part of each trace the
+    windows are drawn from (default: all of it). GPU points are modelled whole.
+    """
 
     tokens: PositiveInt | None = None
     policy: Literal["contiguous", "balanced"] | list[Literal["contiguous", "balanced"]] = "contiguous"
     min_cores: PositiveInt | list[PositiveInt] = 1
     backend: Literal["numba", "simpy"] = "numba"
+    sample: Annotated[int, Field(ge=2)] | None = None
+    window: PositiveInt = 256
+    sample_seed: int = 0
 
 
 class SweepSpec(Frozen):
@@ -338,8 +348,11 @@ def load_sweep(spec: str | Path | dict, root: str | Path | None = None) -> Sweep
     opts = sw.spec.options
     traces = [t for i, e in enumerate(sw.spec.traces)
               for t in _trace_points(e, root, opts.tokens, f"{where}traces.{i}.")]
+    sampling = {"sample": opts.sample, "window": opts.window, "sample_seed": opts.sample_seed} if opts.sample else {}
+    if opts.sample and opts.backend != "numba":
+        raise SpecError(f"{where}options.sample: needs backend numba; got backend {opts.backend!r}")
     run_opts = [
-        {"policy": pol, "min_cores": mc, "backend": opts.backend}
+        {"policy": pol, "min_cores": mc, "backend": opts.backend, **sampling}
         for pol in _as_list(opts.policy)
         for mc in _as_list(opts.min_cores)
     ]
@@ -408,11 +421,17 @@ def recost_result(result, arch):
     """``result`` with its energy recomputed from its action counts on ``arch`` (a :class:`ChipArch`)."""
     energy = energy_breakdown_pj(result.counts, arch)
     per_tok = 1.0 / result.tokens
+    total = sum(energy.values()) * per_tok
+    intervals = dict(result.intervals)
+    if "energy_pj_per_token" in intervals:  # a sampled run: its windows' counts re-costed
+        intervals["energy_pj_per_token"] = sampled_energy_interval(
+            result.meta["sample_window_counts"], result.meta["sample_window_tokens"], arch, total)
     return replace(
         result,
         arch=arch.name,
-        energy_pj_per_token=sum(energy.values()) * per_tok,
+        energy_pj_per_token=total,
         energy_breakdown_pj_per_token={k: v * per_tok for k, v in energy.items()},
+        intervals=intervals,
     )
 
 
@@ -443,8 +462,10 @@ def run_group(points: list[Point]) -> list[dict]:
             else:
                 trace = _cached_trace(json.dumps(point.trace, sort_keys=True))
                 opts = point.options
+                sampling = ({"sample": opts["sample"], "window": opts["window"], "seed": opts["sample_seed"]}
+                            if opts.get("sample") else {})
                 result = run(arch, trace, tokens=point.trace["tokens"], policy=opts["policy"],
-                             min_cores=opts["min_cores"], backend=opts["backend"])
+                             min_cores=opts["min_cores"], backend=opts["backend"], **sampling)
                 if i == 0:
                     base_result = result
             row.update(result.to_flat_dict())
@@ -732,6 +753,13 @@ def recost(df: pd.DataFrame, arch_path: str | Path, overrides: list[str] | dict 
             col = f"energy_breakdown_pj_per_token.{k}"
             if col in out:
                 out.iloc[i, out.columns.get_loc(col)] = v * per_tok
+        if "ci95_low.energy_pj_per_token" in out and isinstance(out.iat[i, out.columns.get_loc(
+                "meta.sample_window_counts")], str):  # a sampled row: its windows' counts re-costed
+            low, high = sampled_energy_interval(
+                json.loads(out.iat[i, out.columns.get_loc("meta.sample_window_counts")]),
+                int(out.iat[i, out.columns.get_loc("meta.sample_window_tokens")]), arch, total)
+            out.iloc[i, out.columns.get_loc("ci95_low.energy_pj_per_token")] = low
+            out.iloc[i, out.columns.get_loc("ci95_high.energy_pj_per_token")] = high
     out.loc[ok, "arch"] = arch.name
     out.loc[ok, "recosted"] = True
     if overrides:

@@ -205,3 +205,43 @@ def test_cli_sweep_then_plot(arch_yaml, tmp_path, capsys):
     spec_path.write_text(yaml.safe_dump(bad))
     assert main(["sweep", str(spec_path), "--out", str(out), "--quiet"]) == 2
     assert "noc.bogus" in capsys.readouterr().err
+
+
+def test_sampled_sweep_matches_sampled_runs_and_recosts(arch_yaml, tmp_path):
+    """options.sample: each point is a sampled run with 95% interval columns, equal to neurosim.run(sample=...);
+    energy-only points are re-costed from the windows' counts, in the sweep and on a stored table, and equal a
+    fresh sampled run, intervals included."""
+    spec = make_spec(arch_yaml, **{"energy_pj.synop": [1.0, 6.0], "static_power_w": [0.0, 0.05]})
+    spec["traces"][0]["synthetic"].update(activity=0.3, tokens=120)
+    spec["options"] = {"sample": 4, "window": 12, "sample_seed": 5}
+    df = sweep(spec, tmp_path / "s.parquet", progress=False, root=arch_yaml.parent)
+    assert len(df) == 4 and (df["status"] == "ok").all() and df["recosted"].sum() == 3
+    assert (df["tokens"] == 4 * 12).all() and (df["option.sample"] == 4).all()
+    trace = synthetic(SYNTH["hidden_sizes"], input_size=10, activity=0.3, weight_sparsity=0.6, tokens=120, seed=3)
+    for _, row in df.iterrows():
+        over = {k: row[f"arch.{k}"] for k in ("energy_pj.synop", "static_power_w")}
+        fresh = neurosim.run(arch_yaml, trace, overrides=over, sample=4, window=12, seed=5)
+        assert row["cycles_per_token"] == fresh.cycles_per_token
+        for name, (low, high) in fresh.intervals.items():
+            assert low <= row[name] <= high
+            assert row[f"ci95_low.{name}"] == pytest.approx(low, rel=1e-12)
+            assert row[f"ci95_high.{name}"] == pytest.approx(high, rel=1e-12)
+    cheap = recost(df, arch_yaml, ["energy_pj.synop=0.25", "static_power_w=0.2"])
+    fresh = neurosim.run(arch_yaml, trace, overrides=["energy_pj.synop=0.25", "static_power_w=0.2"], sample=4,
+                         window=12, seed=5)
+    low, high = fresh.intervals["energy_pj_per_token"]
+    assert high > low
+    for _, row in cheap.iterrows():
+        assert row["energy_pj_per_token"] == pytest.approx(fresh.energy_pj_per_token, rel=1e-12)
+        assert row["ci95_low.energy_pj_per_token"] == pytest.approx(low, rel=1e-12)
+        assert row["ci95_high.energy_pj_per_token"] == pytest.approx(high, rel=1e-12)
+
+
+def test_sampled_sweep_options_are_checked(arch_yaml):
+    spec = make_spec(arch_yaml)
+    spec["options"] = {"sample": 1}
+    with pytest.raises(SpecError, match="options.sample"):
+        load_sweep(spec, root=arch_yaml.parent)
+    spec["options"] = {"sample": 3, "backend": "simpy"}
+    with pytest.raises(SpecError, match="options.sample: needs backend numba"):
+        load_sweep(spec, root=arch_yaml.parent)

@@ -144,7 +144,8 @@ def run(
     overrides : ``["key.path=value", ...]`` applied to the architecture.
     batch : GPU specs only (event chips process one token stream).
     policy, min_cores : mapping policy (``contiguous`` or ``balanced``) and spread.
-    backend : ``numba`` or ``simpy`` (the reference; small cases only).
+    backend : ``numba`` (exact), ``simpy`` (the reference; small cases only) or ``bound``
+        (no packet replay: exact counts but the wait cycles; cycles are lower bounds).
     chunk_steps : stream the trace through the engine in chunks of timesteps.
     threads : simulate chunks of timesteps on this many threads (same result).
     stream : read the trace's events from disk while replaying (a path trace only;
@@ -161,9 +162,10 @@ def run(
     if stream:
         if not isinstance(trace, (str, Path)):
             raise EngineError("stream: needs a trace path; an in-memory trace is already loaded")
-        if sample or backend != "numba" or not isinstance(arch, ChipArch):
-            raise EngineError("stream: works with the numba backend on a chip spec, without --sample")
-        return _run_streamed(arch, trace, tokens, policy, min_cores, chunk_steps or 4096, progress, threads)
+        if sample or backend not in ("numba", "bound") or not isinstance(arch, ChipArch):
+            raise EngineError("stream: works with the numba or bound backend on a chip spec, without --sample")
+        return _run_streamed(arch, trace, tokens, policy, min_cores, chunk_steps or 4096, progress, threads,
+                             backend)
     trace = _as_trace(trace, tokens)
     if not isinstance(arch, ChipArch):
         from neurosim.gpu import simulate_gpu
@@ -177,7 +179,7 @@ def run(
     t0 = time.perf_counter()
     network = build_network(trace)
     mapping = map_network(network, arch, policy=policy, min_cores=min_cores)
-    arrays = build_arrays(network, mapping, arch) if backend == "numba" else None
+    arrays = build_arrays(network, mapping, arch, bound=backend == "bound") if backend != "simpy" else None
     build_s = time.perf_counter() - t0
     info = summary(trace)
     meta = {
@@ -197,7 +199,7 @@ def run(
                               eng.core_busy_cycles, mapping.compartments_per_core, meta)
 
 
-def _run_streamed(arch, path, tokens, policy, min_cores, chunk_steps, progress, threads) -> Result:
+def _run_streamed(arch, path, tokens, policy, min_cores, chunk_steps, progress, threads, backend) -> Result:
     """Replay a trace file chunk by chunk, never holding all of its events."""
     from neurosim.trace import EventStream
 
@@ -205,18 +207,18 @@ def _run_streamed(arch, path, tokens, policy, min_cores, chunk_steps, progress, 
     trace = load_trace(path, tokens, events=False)
     network = build_network(trace)
     mapping = map_network(network, arch, policy=policy, min_cores=min_cores)
-    arrays = build_arrays(network, mapping, arch)
+    arrays = build_arrays(network, mapping, arch, bound=backend == "bound")
     build_s = time.perf_counter() - t0
     with EventStream(path, trace.hidden_sizes, trace.n_tokens) as events:
-        eng = simulate(trace, network, mapping, arch, chunk_steps=chunk_steps, arrays=arrays, progress=progress,
-                       threads=threads, events=events.read)
+        eng = simulate(trace, network, mapping, arch, backend=backend, chunk_steps=chunk_steps, arrays=arrays,
+                       progress=progress, threads=threads, events=events.read)
     units = sum(trace.hidden_sizes) * trace.gates * trace.n_tokens
     meta = {
         **trace.meta,
         "activity_sparsity": 1.0 - eng.counts["updates_active"] / units,
         "measured_weight_sparsity": trace.measured_weight_sparsity(),
         "dense_macs_per_token": sum(l.w_in_mask.size + l.w_rec_mask.size for l in trace.layers),
-        **_mapping_meta(arch, mapping, policy, "numba"),
+        **_mapping_meta(arch, mapping, policy, backend),
         "streamed": True,
         "build_s": build_s,
         "simulate_s": eng.simulate_s,
@@ -242,7 +244,7 @@ def _mapping_meta(arch: ChipArch, mapping, policy: str, backend: str) -> dict:
 def _run_sampled(arch, trace, network, mapping, arrays, sample, window, seed, meta) -> Result:
     """Simulate ``sample`` windows of timesteps, each identical to the same steps of a full run."""
     if arrays is None:
-        raise EngineError("sample: needs the numba backend")
+        raise EngineError("sample: needs the numba or bound backend")
     T = trace.n_tokens
     if sample < 2:
         raise EngineError(f"sample: got {sample}; allowed: >= 2 windows")
@@ -261,8 +263,8 @@ def _run_sampled(arch, trace, network, mapping, arrays, sample, window, seed, me
     for a in starts:
         steps = (a, a + window) if pipelined else (a * L, (a + window) * L)
         tok_first = max(0, a - L + 1) if pipelined else a
-        eng = simulate(trace, network, mapping, arch, token_begin=tok_first, token_end=a + window,
-                       arrays=arrays, steps=steps)
+        eng = simulate(trace, network, mapping, arch, backend="numba" if arrays.bound is None else "bound",
+                       token_begin=tok_first, token_end=a + window, arrays=arrays, steps=steps)
         latency = eng.step_cycles.mean() * L  # per token: L steps of this window, pipelined or not
         r = result_from_counts(arch, trace, eng.counts, window, latency, eng.core_busy_cycles,
                                mapping.compartments_per_core, meta)

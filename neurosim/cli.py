@@ -140,7 +140,9 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     p.add_argument("--set", action="append", metavar="KEY.PATH=VALUE", help="override an architecture key")
     p.add_argument("--policy", default="contiguous", help="mapping policy: contiguous or balanced")
     p.add_argument("--min-cores", type=int, default=1, help="spread the network over at least N cores")
-    p.add_argument("--backend", default="numba", help="engine: numba (fast) or simpy (reference)")
+    p.add_argument("--backend", default="numba",
+                   help="engine: numba (exact, fast), simpy (reference) or bound (no packet replay: exact counts, "
+                        "cycles a lower bound)")
     p.add_argument("--chunk-steps", type=int, help="stream the trace in chunks of this many timesteps")
     p.add_argument("--threads", type=int, default=None,
                    help="simulate chunks of timesteps on N threads (same result; default: every usable core)")

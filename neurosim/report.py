@@ -52,6 +52,9 @@ def format_table(result: Result) -> str:
     width = max(len(k) for k, _ in rows)
     for label, value in rows:
         lines.append(f"  {label:<{width}}  {value}")
+    if m.get("engine_backend") == "bound":
+        lines.append("  (backend bound: no packet replay; cycles, times, latency and static energy are lower "
+                     "bounds, counts exact)")
     if r.intervals:
         lines.append("  95% confidence intervals (sampled windows):")
         for name, (low, high) in r.intervals.items():

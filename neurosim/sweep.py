@@ -135,7 +135,7 @@ class Options(Frozen):
     tokens: PositiveInt | None = None
     policy: Literal["contiguous", "balanced"] | list[Literal["contiguous", "balanced"]] = "contiguous"
     min_cores: PositiveInt | list[PositiveInt] = 1
-    backend: Literal["numba", "simpy"] = "numba"
+    backend: Literal["numba", "simpy", "bound"] = "numba"
     sample: Annotated[int, Field(ge=2)] | None = None
     window: PositiveInt = 256
     sample_seed: int = 0
@@ -349,8 +349,8 @@ def load_sweep(spec: str | Path | dict, root: str | Path | None = None) -> Sweep
     traces = [t for i, e in enumerate(sw.spec.traces)
               for t in _trace_points(e, root, opts.tokens, f"{where}traces.{i}.")]
     sampling = {"sample": opts.sample, "window": opts.window, "sample_seed": opts.sample_seed} if opts.sample else {}
-    if opts.sample and opts.backend != "numba":
-        raise SpecError(f"{where}options.sample: needs backend numba; got backend {opts.backend!r}")
+    if opts.sample and opts.backend == "simpy":
+        raise SpecError(f"{where}options.sample: needs backend numba or bound; got backend 'simpy'")
     run_opts = [
         {"policy": pol, "min_cores": mc, "backend": opts.backend, **sampling}
         for pol in _as_list(opts.policy)

@@ -209,3 +209,25 @@ def test_cli_run_uses_every_usable_core_by_default(tmp_path, monkeypatch, capsys
         report["meta"].pop("build_s")
         report["meta"].pop("simulate_s")
     assert default == single
+
+
+def test_bound_backend_through_the_api_and_cli(tmp_path, capsys):
+    """--backend bound: counts as the exact run's (no wait cycles), cycles at most the exact ones, the same
+    result streamed from disk, sampling works, and the table says the times are lower bounds."""
+    trace = synthetic([24, 16, 8], input_size=10, activity=0.3, weight_sparsity=0.6, tokens=60, seed=4)
+    path = save_trace(trace, tmp_path / "t.npz")
+    arch = make_arch()
+    exact = neurosim.run(arch, trace)
+    bound = neurosim.run(arch, trace, backend="bound")
+    assert "link_wait_cycles" not in bound.counts and "core_wait_cycles" not in bound.counts
+    assert bound.synaptic_ops_per_token == exact.synaptic_ops_per_token
+    assert bound.memory_bytes_per_token == exact.memory_bytes_per_token
+    assert bound.cycles_per_token <= exact.cycles_per_token and bound.meta["engine_backend"] == "bound"
+    streamed = neurosim.run(arch, path, backend="bound", stream=True, chunk_steps=7)
+    assert streamed.counts == bound.counts
+    sampled = neurosim.run(arch, trace, backend="bound", sample=3, window=10)
+    assert sampled.intervals["cycles_per_token"][0] <= sampled.cycles_per_token
+    arch_path = tmp_path / "tiny.yaml"
+    arch_path.write_text(yaml.safe_dump(TINY_ARCH))
+    assert main(["run", "--arch", str(arch_path), "--trace", str(path), "--backend", "bound", "--quiet"]) == 0
+    assert "lower bounds" in capsys.readouterr().out

@@ -79,3 +79,36 @@ def test_more_activity_never_costs_less(c, extra):
     base, bigger = simulate(trace, network, mapping, arch), simulate(more, network, mapping, arch)
     for key in ("synops", "packets_sent", "flit_hops_x", "flit_hops_y", "synapse_bytes", "total_cycles"):
         assert bigger.counts[key] >= base.counts[key], key
+
+
+@settings(max_examples=40, deadline=None)
+@given(cases)
+def test_bound_backend_is_a_lower_bound_with_exact_counts(c):
+    """backend "bound": every count but the wait and phase cycles equals the exact engine's, core busy cycles too; every
+    step is at most the exact step; and each step's spike phase is the largest of the numpy twin's four bounds."""
+    from neurosim.engine import WAIT_COUNTERS, build_arrays
+    from neurosim.engine.bound_reference import bound_components
+    from neurosim.engine.build import fired_matrix
+
+    trace = synthetic(c["sizes"], input_size=c["input_size"], activity=c["activity"],
+                      weight_sparsity=c["weight_sparsity"], tokens=c["tokens"], gates=c["gates"], seed=c["seed"])
+    arch = make_arch(
+        noc__multicast=c["multicast"], noc__routing=c["routing"], noc__flit_bits=c["flit_bits"],
+        noc__hop_x_latency_cycles=c["hop_x"], noc__hop_y_latency_cycles=c["hop_y"],
+        noc__local_latency_cycles=c["local"], cores__synapse_format=c["fmt"], cores__synops_per_cycle=c["spc"],
+        cores__synapse_overhead_cycles=c["overhead"], cores__neurons_per_core=256,
+        cores__synapse_memory_bytes=1 << 20, pipeline=c["pipeline"],
+    )
+    network = build_network(trace)
+    mapping = map_network(network, arch, policy=c["policy"], min_cores=c["min_cores"])
+    exact = simulate(trace, network, mapping, arch)
+    bound = simulate(trace, network, mapping, arch, backend="bound")
+    timed = ("spike_phase_cycles", "total_cycles")  # lower bounds in a bound run
+    assert {k: v for k, v in bound.counts.items() if k not in timed} == {
+        k: v for k, v in exact.counts.items() if k not in WAIT_COUNTERS + timed}
+    assert all(bound.counts[k] <= exact.counts[k] for k in timed)
+    np.testing.assert_array_equal(bound.core_busy_cycles, exact.core_busy_cycles)
+    assert (bound.step_cycles <= exact.step_cycles).all()
+    components = bound_components(build_arrays(network, mapping, arch), arch, fired_matrix(trace), trace.n_tokens)
+    update_and_barrier = exact.counts["update_phase_cycles"] + exact.counts["barrier_cycles"]
+    assert components.max(axis=0).sum() == bound.step_cycles.sum() - update_and_barrier

@@ -243,5 +243,5 @@ def test_sampled_sweep_options_are_checked(arch_yaml):
     with pytest.raises(SpecError, match="options.sample"):
         load_sweep(spec, root=arch_yaml.parent)
     spec["options"] = {"sample": 3, "backend": "simpy"}
-    with pytest.raises(SpecError, match="options.sample: needs backend numba"):
+    with pytest.raises(SpecError, match="options.sample: needs backend numba or bound"):
         load_sweep(spec, root=arch_yaml.parent)

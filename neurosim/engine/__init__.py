@@ -2,24 +2,29 @@
 
 :func:`simulate` runs the Numba kernel (``backend="numba"``) or the readable
 SimPy model (``backend="simpy"``); both return an :class:`EngineRun` whose
-integer counters and cycles must agree exactly.
+integer counters and cycles must agree exactly. ``backend="bound"`` replays no
+packets: its counts are the exact ones (but the wait cycles, which it does not
+report), and each timestep's spike phase is a lower bound of the exact one
+(:func:`neurosim.engine.kernels.bound_steps`), within 0.5% of it on the shipped
+chips (``benchmarks/bound_vs_exact.py``) at a fraction of the cost.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from neurosim.arch import ChipArch
 from neurosim.engine import kernels as K
-from neurosim.engine.build import EngineArrays, build_arrays, fired_matrix, step_range
+from neurosim.engine.build import EngineArrays, bound_tables, build_arrays, fired_matrix, step_range
 from neurosim.mapping import Mapping
 from neurosim.network import Network
 from neurosim.trace import Trace
 
-BACKENDS = ("numba", "simpy")
+BACKENDS = ("numba", "simpy", "bound")
+WAIT_COUNTERS = ("link_wait_cycles", "core_wait_cycles")  # need the packet replay: not in a "bound" run
 
 
 class EngineError(ValueError):
@@ -106,6 +111,14 @@ def run_kernel(
 
     def one_chunk(job):
         a, b, first_tok, fired = job
+        if arrays.bound is not None:
+            t = arrays.bound
+            return K.bound_steps(
+                fired, first_tok, token_begin, token_end, a, b,
+                arrays.layer_offsets, arrays.gates, arrays.unit_core, arrays.units_per_layer_core,
+                t.bound_counts, t.core_ptr, t.core_rows, t.link_ptr, t.link_rows, t.first_in, t.first_out,
+                arrays.params,
+            )
         return K.simulate_steps(
             fired, first_tok, token_begin, token_end, a, b,
             arrays.layer_offsets, arrays.gates, arrays.unit_core, arrays.out_ptr, arrays.units_per_layer_core,
@@ -169,8 +182,9 @@ def simulate(
 
     Parameters
     ----------
-    backend : "numba" (fast) or "simpy" (reference, small cases only).
-    chunk_steps : stream the event matrix in chunks of this many timesteps (numba only).
+    backend : "numba" (exact, fast), "simpy" (reference, small cases only) or "bound"
+        (no packet replay: exact counts without the wait cycles, each spike phase a lower bound).
+    chunk_steps : stream the event matrix in chunks of this many timesteps (numba and bound only).
     arrays : prebuilt :func:`build_arrays` output, to reuse across calls.
     steps : only these timesteps ``(first, stop)`` (numba only); each is then
         exactly the same step as in a run over the whole trace when the token
@@ -189,19 +203,24 @@ def simulate(
     token_end = _check_range(trace, token_begin, token_end)
     pipelined = arch.pipeline == "pipelined"
     t0 = time.perf_counter()
-    if backend == "numba":
+    if backend in ("numba", "bound"):
         arrays = arrays if arrays is not None else build_arrays(network, mapping, arch)
+        if backend == "bound" and arrays.bound is None:
+            arrays = replace(arrays, bound=bound_tables(arrays, arch))
+        elif backend == "numba" and arrays.bound is not None:
+            arrays = replace(arrays, bound=None)
         counters, step_cycles, busy = run_kernel(arrays, trace, token_begin, token_end, chunk_steps, steps, progress,
                                                 threads, events)
     else:
         if steps is not None or events is not None:
-            raise EngineError("backend: 'simpy' replays whole in-memory traces only; use 'numba'")
+            raise EngineError("backend: 'simpy' replays whole in-memory traces only; use 'numba' or 'bound'")
         from neurosim.engine.reference import simulate_reference
 
         counters, step_cycles, busy = simulate_reference(trace, network, mapping, arch, token_begin, token_end)
     elapsed = time.perf_counter() - t0
+    skip = WAIT_COUNTERS if backend == "bound" else ()
     return EngineRun(
-        counts={name: int(counters[i]) for i, name in enumerate(K.COUNTER_NAMES)},
+        counts={name: int(counters[i]) for i, name in enumerate(K.COUNTER_NAMES) if name not in skip},
         step_cycles=np.asarray(step_cycles, dtype=np.int64),
         core_busy_cycles=np.asarray(busy, dtype=np.int64),
         token_begin=token_begin,
@@ -212,4 +231,4 @@ def simulate(
     )
 
 
-__all__ = ["BACKENDS", "EngineError", "EngineRun", "build_arrays", "run_kernel", "simulate"]
+__all__ = ["BACKENDS", "WAIT_COUNTERS", "EngineError", "EngineRun", "build_arrays", "run_kernel", "simulate"]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fractions import Fraction
 
 import numpy as np
@@ -39,6 +39,7 @@ class EngineArrays:
     tree: np.ndarray
     tree_counts: np.ndarray
     params: np.ndarray
+    bound: BoundTables | None = None  # the tables of backend "bound", when asked for (:func:`bound_tables`)
 
 
 def synops_per_cycle_fraction(value: float) -> Fraction:
@@ -71,8 +72,8 @@ def kernel_params(arch: ChipArch) -> np.ndarray:
     return p
 
 
-def build_arrays(network: Network, mapping: Mapping, arch: ChipArch) -> EngineArrays:
-    """Destination-core tables of every presynaptic unit, in CSR form."""
+def build_arrays(network: Network, mapping: Mapping, arch: ChipArch, bound: bool = False) -> EngineArrays:
+    """Destination-core tables of every presynaptic unit, in CSR form (and the lower-bound tables if ``bound``)."""
     unit_core = mapping.unit_core
     n_cores = arch.cores.count
     offs = network.layer_offsets
@@ -148,7 +149,7 @@ def build_arrays(network: Network, mapping: Mapping, arch: ChipArch) -> EngineAr
     else:
         tree_ptr = np.zeros(3 * network.n_units + 1, dtype=np.int64)
         tree, tree_counts = np.zeros((0, 4), dtype=width), np.zeros((network.n_units, 3, 4), dtype=np.int64)
-    return EngineArrays(
+    arrays = EngineArrays(
         layer_offsets=offs.astype(np.int64),
         gates=int(network.gates),
         unit_core=unit_core.astype(np.int64),
@@ -171,6 +172,7 @@ def build_arrays(network: Network, mapping: Mapping, arch: ChipArch) -> EngineAr
         tree_counts=tree_counts,
         params=params,
     )
+    return replace(arrays, bound=bound_tables(arrays, arch)) if bound else arrays
 
 
 def core_pair_routes(out_ptr, out_core, unit_core, route_ptr) -> tuple[np.ndarray, np.ndarray]:
@@ -271,3 +273,98 @@ def step_range(n_layers: int, pipelined: bool, token_begin: int, token_end: int)
     if pipelined:
         return token_begin, token_end + n_layers - 1
     return token_begin * n_layers, token_end * n_layers
+
+
+@dataclass(frozen=True)
+class BoundTables:
+    """Per-spike tables of :func:`neurosim.engine.kernels.bound_steps` (see :func:`bound_tables`)."""
+
+    bound_counts: np.ndarray
+    core_ptr: np.ndarray
+    core_rows: np.ndarray
+    link_ptr: np.ndarray
+    link_rows: np.ndarray
+    first_in: np.ndarray
+    first_out: np.ndarray
+
+
+def bound_tables(arrays: EngineArrays, arch: ChipArch) -> BoundTables:
+    """What one spike of unit ``u`` sending projections ``choice`` (0 ff, 1 rec, 2 both) costs, without timing.
+
+    - ``bound_counts[u, choice]``: synops, synapse work, synapse bytes, local, x
+      and y link traversals, packets delivered and packets injected: exactly what
+      the event engine counts for that spike;
+    - ``core_rows[core_ptr[3u + choice] : core_ptr[3u + choice + 1]]``: per core
+      the spike reaches, ``core << 48 | 1 << 32 | synapse cycles`` (one packet);
+    - ``link_rows[link_ptr[...] : ...]``: per mesh link it crosses, ``(link - first
+      mesh link id) << 48 | traversals``;
+    - ``first_in[c]``: the least route latency (flits + latency over the route) of
+      any packet into core ``c``; ``first_out[c]``: the least route latency +
+      synapse cycles of any packet out of core ``c``.
+    """
+    n_units = arrays.out_ptr.shape[0] - 1
+    n_cores = arch.cores.count
+    multicast = arrays.params[K.P_MULTICAST] == 1
+    lengths = np.diff(arrays.route_ptr)
+    entry_unit = np.repeat(np.arange(n_units), np.diff(arrays.out_ptr))
+    route_latency = np.add.reduceat(arrays.route_info[:, 1].astype(np.int64), arrays.route_ptr[:-1]) \
+        if lengths.size else np.zeros(0, dtype=np.int64)
+    big = np.iinfo(np.int64).max // 4
+    first_in = np.full(n_cores, big, dtype=np.int64)
+    first_out = np.full(n_cores, big, dtype=np.int64)
+    counts = np.zeros((n_units, 3, 8), dtype=np.int64)
+    counts[:, :, :3] = arrays.unit_totals[:, :, :3]
+    core_blocks, link_blocks = [], []
+    mesh0 = 2 * n_cores
+    for choice in range(3):
+        has = arrays.entry_table[:, 1 + choice] >= 0
+        cycles = arrays.entry_table[:, 1 + choice].astype(np.int64)
+        np.minimum.at(first_in, arrays.out_core[has], route_latency[has])
+        np.minimum.at(first_out, arrays.unit_core[entry_unit[has]], route_latency[has] + cycles[has])
+        delivered = np.bincount(entry_unit[has], minlength=n_units)
+        counts[:, choice, 6] = delivered
+        if multicast:
+            counts[:, choice, 3:6] = arrays.tree_counts[:, choice, :3]
+            counts[:, choice, 7] = delivered > 0
+        else:
+            counts[:, choice, 3:6] = arrays.unit_totals[:, choice, 3:6]
+            counts[:, choice, 7] = delivered
+        # (unit * 3 + choice, core): entries of one unit reach distinct cores
+        key = entry_unit[has] * 3 + choice
+        core_blocks.append(np.stack([key, arrays.out_core[has], cycles[has]], 1))  # one packet per row
+        # mesh link traversals: the union of the routes (a tree) or every route (source replication)
+        positions = np.flatnonzero(np.repeat(has, lengths))
+        links = arrays.route_links[positions]
+        owner = np.repeat(key, lengths[has])
+        mesh = links >= mesh0
+        pairs = np.stack([owner[mesh], links[mesh] - mesh0], 1)
+        if multicast:
+            pairs = np.unique(pairs, axis=0)
+        if pairs.size:
+            uniq, n = np.unique(pairs, axis=0, return_counts=True)
+            link_blocks.append(np.concatenate([uniq, n[:, None]], 1))
+    core_all = np.concatenate(core_blocks)
+    core_all = core_all[np.argsort(core_all[:, 0], kind="stable")]
+    link_all = np.concatenate(link_blocks) if link_blocks else np.zeros((0, 3), dtype=np.int64)
+    link_all = link_all[np.argsort(link_all[:, 0], kind="stable")]
+    core_ptr = np.searchsorted(core_all[:, 0], np.arange(3 * n_units + 1)).astype(np.int64)
+    link_ptr = np.searchsorted(link_all[:, 0], np.arange(3 * n_units + 1)).astype(np.int64)
+    # one integer per row, so the kernel adds it with one read-modify-write: the destination (core or mesh
+    # link) above bit 48, then for a core one packet (bit 32) plus its synapse cycles, for a link its traversals
+    most_cycles = np.zeros(n_cores, dtype=np.int64)  # a step's synapse cycles into a core are at most this
+    np.add.at(most_cycles, arrays.out_core, arrays.out_cycles.max(axis=1, initial=0))
+    if most_cycles.max(initial=0) >= 2**32 or max(n_cores, 4 * arch.n_routers) > 2**15:
+        raise ValueError(f"bound tables: {arch.name} is too large for the bound backend's packed rows "
+                         "(at most 2**15 cores and mesh links, 2**32 synapse cycles into a core per step); "
+                         "use backend numba")
+    core_rows = (core_all[:, 1] << 48) | (1 << 32) | core_all[:, 2]
+    link_rows = (link_all[:, 1] << 48) | link_all[:, 2]
+    return BoundTables(
+        bound_counts=counts,
+        core_ptr=core_ptr,
+        core_rows=np.ascontiguousarray(core_rows, dtype=np.int64),
+        link_ptr=link_ptr,
+        link_rows=np.ascontiguousarray(link_rows, dtype=np.int64),
+        first_in=first_in,
+        first_out=first_out,
+    )

@@ -731,3 +731,141 @@ def simulate_steps(
         step_cycles[si] = step
         counters[TOTAL_CYCLES] += step
     return counters, step_cycles, core_busy
+
+
+# ----------------------------------------------------------------------------- lower bound of the timing
+
+
+@njit(cache=True, nogil=True)
+def bound_steps(
+    fired,
+    fired_first_token,
+    token_begin,
+    token_end,
+    step_begin,
+    step_end,
+    layer_offsets,
+    gates,
+    unit_core,
+    units_per_layer_core,
+    bound_counts,
+    core_ptr,
+    core_rows,
+    link_ptr,
+    link_rows,
+    first_in,
+    first_out,
+    p,
+):
+    """Like :func:`simulate_steps`, but the spike phase is a lower bound, computed without replaying packets.
+
+    Every count but the wait cycles is the exact engine's (they come from the
+    same per-spike tables); the neuron updates and the barrier are exact. The
+    spike phase of a step is the largest of four bounds on the exact one
+    (``neurosim.engine.build.bound_tables`` documents the tables):
+
+    - core work: core ``c`` cannot start before its first packet can arrive
+      (``first_in[c]``, the least uncontended route latency into it) and then
+      processes all of its synapse cycles one packet after another;
+    - ejection: its packets leave the ejection link ``flits`` cycles apart, the
+      first no earlier than ``first_in[c]``;
+    - injection: a core's packets leave ``flits`` cycles apart; the last one
+      still needs ``first_out[c]`` (least route latency + synapse cycles out of it);
+    - links: a mesh link carries its packets ``flits`` cycles apart.
+
+    Wait cycles (``LINK_WAIT_CYCLES``, ``CORE_WAIT_CYCLES``) need the replay and stay 0.
+    Returns (counters, step_cycles, core_busy_cycles) like :func:`simulate_steps`.
+    """
+    n_units = layer_offsets[layer_offsets.shape[0] - 1]
+    n_cores = p[P_N_CORES]
+    flits = p[P_FLITS]
+    pipelined = p[P_PIPELINED] == 1
+    n_steps = max(0, step_end - step_begin)
+    n_mesh = 4 * p[P_MESH_X] * p[P_MESH_Y]
+    counters = np.zeros(N_COUNTERS, dtype=np.int64)
+    step_cycles = np.zeros(n_steps, dtype=np.int64)
+    core_busy = np.zeros(n_cores, dtype=np.int64)
+    sel = np.zeros(n_units, dtype=np.int64)
+    active_units = np.empty(n_units, dtype=np.int64)
+    fired_on_core = np.zeros(n_cores, dtype=np.int64)
+    update_cycles = np.zeros(n_cores, dtype=np.int64)
+    into = np.zeros(n_cores, dtype=np.int64)  # packets << 32 | synapse cycles into each core
+    injected = np.zeros(n_cores, dtype=np.int64)
+    load = np.zeros(n_mesh, dtype=np.int64)
+    low32 = (1 << 32) - 1
+    low48 = (1 << 48) - 1
+    # the input units send their ff projection at every step that has layer 0: add them up once
+    n_inputs = layer_offsets[0]
+    input_into = np.zeros(n_cores, dtype=np.int64)
+    input_injected = np.zeros(n_cores, dtype=np.int64)
+    input_load = np.zeros(n_mesh, dtype=np.int64)
+    input_counts = np.zeros(8, dtype=np.int64)
+    for u in range(n_inputs):
+        for j in range(8):
+            input_counts[j] += bound_counts[u, 0, j]
+        input_injected[unit_core[u]] += bound_counts[u, 0, 7]
+        for r in range(core_ptr[3 * u], core_ptr[3 * u + 1]):
+            input_into[core_rows[r] >> 48] += core_rows[r] & low48
+        for r in range(link_ptr[3 * u], link_ptr[3 * u + 1]):
+            input_load[link_rows[r] >> 48] += link_rows[r] & low48
+    for si in range(n_steps):
+        s = step_begin + si
+        n_active = _senders(s, pipelined, token_begin, token_end, fired, fired_first_token, layer_offsets, sel,
+                            active_units)
+        counters[SPIKES] += n_active
+        first = 0
+        if _token_in_step(s, 0, layer_offsets.shape[0] - 1, pipelined, token_begin, token_end) >= 0:
+            first = n_inputs  # active_units starts with every input unit, each sending ff only
+            into[:] = input_into
+            injected[:] = input_injected
+            load[:] = input_load
+            n_synops, n_work, n_bytes, n_local, n_x, n_y, n_sent, n_injected = input_counts
+            sel[:n_inputs] = 0
+        else:
+            into[:] = 0
+            injected[:] = 0
+            load[:] = 0
+            n_synops = n_work = n_bytes = n_sent = n_injected = n_local = n_x = n_y = 0
+        for a in range(first, n_active):
+            u = active_units[a]
+            choice = sel[u] - 1
+            sel[u] = 0
+            n_synops += bound_counts[u, choice, 0]
+            n_work += bound_counts[u, choice, 1]
+            n_bytes += bound_counts[u, choice, 2]
+            n_local += bound_counts[u, choice, 3]
+            n_x += bound_counts[u, choice, 4]
+            n_y += bound_counts[u, choice, 5]
+            n_sent += bound_counts[u, choice, 6]
+            n_injected += bound_counts[u, choice, 7]
+            injected[unit_core[u]] += bound_counts[u, choice, 7]
+            for r in range(core_ptr[3 * u + choice], core_ptr[3 * u + choice + 1]):
+                row = core_rows[r]
+                into[row >> 48] += row & low48  # packets << 32 | synapse cycles
+            for r in range(link_ptr[3 * u + choice], link_ptr[3 * u + choice + 1]):
+                row = link_rows[r]
+                load[row >> 48] += row & low48
+        phase_end = 0
+        for c in range(n_cores):
+            received = into[c] >> 32
+            work = into[c] & low32
+            if received > 0:
+                phase_end = max(phase_end, first_in[c] + max(work, (received - 1) * flits))
+            if injected[c] > 0:
+                phase_end = max(phase_end, (injected[c] - 1) * flits + first_out[c])
+            core_busy[c] += work
+        for link in range(n_mesh):
+            phase_end = max(phase_end, load[link] * flits)
+        _add_counts(counters, n_synops, n_work, n_bytes, n_sent, n_injected, n_sent, 0, 0, n_local * flits,
+                    n_x * flits, n_y * flits)
+        update_end = _update_phase(s, pipelined, token_begin, token_end, fired, fired_first_token, layer_offsets,
+                                   gates, unit_core, units_per_layer_core, p, fired_on_core, update_cycles,
+                                   core_busy, counters)
+        counters[BARRIERS] += 1
+        counters[SPIKE_PHASE_CYCLES] += phase_end
+        counters[BARRIER_CYCLES] += p[P_BARRIER]
+        counters[UPDATE_PHASE_CYCLES] += update_end
+        step = phase_end + p[P_BARRIER] + update_end
+        step_cycles[si] = step
+        counters[TOTAL_CYCLES] += step
+    return counters, step_cycles, core_busy

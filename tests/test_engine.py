@@ -348,3 +348,22 @@ def test_multicast_trees_are_the_union_of_the_routes(routing):
                 k = next(k for k in entries if a.out_core[k] == dst)
                 assert a.tree[e, 1] == a.out_cycles[k, choice]
     assert trees > 20
+
+
+@pytest.mark.parametrize("multicast, pipeline, fmt, policy", GRID)
+def test_bound_backend_on_the_grid(multicast, pipeline, fmt, policy):
+    """Backend "bound" on every grid case: counts equal the exact engine's (but wait and phase cycles), each step
+    is at most the exact step, and the spike phases equal the numpy twin's largest bound."""
+    from neurosim.engine import WAIT_COUNTERS, build_arrays
+    from neurosim.engine.bound_reference import bound_components
+
+    trace, network, mapping, arch = _case(2, multicast, pipeline, fmt, policy)
+    exact = simulate(trace, network, mapping, arch)
+    bound = simulate(trace, network, mapping, arch, backend="bound")
+    timed = ("spike_phase_cycles", "total_cycles")
+    assert {k: v for k, v in bound.counts.items() if k not in timed} == {
+        k: v for k, v in exact.counts.items() if k not in WAIT_COUNTERS + timed}
+    assert (bound.step_cycles <= exact.step_cycles).all() and bound.counts["total_cycles"] > 0
+    components = bound_components(build_arrays(network, mapping, arch), arch, build.fired_matrix(trace),
+                                  trace.n_tokens)
+    assert components.max(axis=0).sum() == bound.counts["spike_phase_cycles"]

@@ -37,10 +37,8 @@ cases = st.fixed_dictionaries(
 )
 
 
-@settings(max_examples=40, deadline=None)
-@given(cases)
-def test_kernel_equals_reference_on_random_cases(c):
-    """Counters, per-step cycles and per-core busy cycles agree exactly; synops follow the formula."""
+def _build(c):
+    """(trace, network, mapping, arch) of a drawn case."""
     trace = synthetic(c["sizes"], input_size=c["input_size"], activity=c["activity"],
                       weight_sparsity=c["weight_sparsity"], tokens=c["tokens"], gates=c["gates"], seed=c["seed"])
     arch = make_arch(
@@ -51,7 +49,14 @@ def test_kernel_equals_reference_on_random_cases(c):
         cores__synapse_memory_bytes=1 << 20, pipeline=c["pipeline"],
     )
     network = build_network(trace)
-    mapping = map_network(network, arch, policy=c["policy"], min_cores=c["min_cores"])
+    return trace, network, map_network(network, arch, policy=c["policy"], min_cores=c["min_cores"]), arch
+
+
+@settings(max_examples=40, deadline=None)
+@given(cases)
+def test_kernel_equals_reference_on_random_cases(c):
+    """Counters, per-step cycles and per-core busy cycles agree exactly; synops follow the formula."""
+    trace, network, mapping, arch = _build(c)
     fast = simulate(trace, network, mapping, arch)
     ref = simulate(trace, network, mapping, arch, backend="simpy")
     assert fast.counts == ref.counts
@@ -90,17 +95,7 @@ def test_bound_backend_is_a_lower_bound_with_exact_counts(c):
     from neurosim.engine.bound_reference import bound_components
     from neurosim.engine.build import fired_matrix
 
-    trace = synthetic(c["sizes"], input_size=c["input_size"], activity=c["activity"],
-                      weight_sparsity=c["weight_sparsity"], tokens=c["tokens"], gates=c["gates"], seed=c["seed"])
-    arch = make_arch(
-        noc__multicast=c["multicast"], noc__routing=c["routing"], noc__flit_bits=c["flit_bits"],
-        noc__hop_x_latency_cycles=c["hop_x"], noc__hop_y_latency_cycles=c["hop_y"],
-        noc__local_latency_cycles=c["local"], cores__synapse_format=c["fmt"], cores__synops_per_cycle=c["spc"],
-        cores__synapse_overhead_cycles=c["overhead"], cores__neurons_per_core=256,
-        cores__synapse_memory_bytes=1 << 20, pipeline=c["pipeline"],
-    )
-    network = build_network(trace)
-    mapping = map_network(network, arch, policy=c["policy"], min_cores=c["min_cores"])
+    trace, network, mapping, arch = _build(c)
     exact = simulate(trace, network, mapping, arch)
     bound = simulate(trace, network, mapping, arch, backend="bound")
     timed = ("spike_phase_cycles", "total_cycles")  # lower bounds in a bound run

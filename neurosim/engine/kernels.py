@@ -598,6 +598,18 @@ def _update_phase(s, pipelined, token_begin, token_end, fired, fired_first_token
     return update_end
 
 
+@njit(cache=True, inline="always")
+def _close_step(counters, phase_end, barrier, update_end):
+    """Count a step's phases (spike, barrier, update) and return its cycles."""
+    counters[BARRIERS] += 1
+    counters[SPIKE_PHASE_CYCLES] += phase_end
+    counters[BARRIER_CYCLES] += barrier
+    counters[UPDATE_PHASE_CYCLES] += update_end
+    step = phase_end + barrier + update_end
+    counters[TOTAL_CYCLES] += step
+    return step
+
+
 @njit(cache=True, nogil=True)
 def simulate_steps(
     fired,
@@ -723,13 +735,7 @@ def simulate_steps(
         update_end = _update_phase(s, pipelined, token_begin, token_end, fired, fired_first_token, layer_offsets,
                                    gates, unit_core, units_per_layer_core, p, fired_on_core, update_cycles,
                                    core_busy, counters)
-        counters[BARRIERS] += 1
-        counters[SPIKE_PHASE_CYCLES] += phase_end
-        counters[BARRIER_CYCLES] += p[P_BARRIER]
-        counters[UPDATE_PHASE_CYCLES] += update_end
-        step = phase_end + p[P_BARRIER] + update_end
-        step_cycles[si] = step
-        counters[TOTAL_CYCLES] += step
+        step_cycles[si] = _close_step(counters, phase_end, p[P_BARRIER], update_end)
     return counters, step_cycles, core_busy
 
 
@@ -861,11 +867,5 @@ def bound_steps(
         update_end = _update_phase(s, pipelined, token_begin, token_end, fired, fired_first_token, layer_offsets,
                                    gates, unit_core, units_per_layer_core, p, fired_on_core, update_cycles,
                                    core_busy, counters)
-        counters[BARRIERS] += 1
-        counters[SPIKE_PHASE_CYCLES] += phase_end
-        counters[BARRIER_CYCLES] += p[P_BARRIER]
-        counters[UPDATE_PHASE_CYCLES] += update_end
-        step = phase_end + p[P_BARRIER] + update_end
-        step_cycles[si] = step
-        counters[TOTAL_CYCLES] += step
+        step_cycles[si] = _close_step(counters, phase_end, p[P_BARRIER], update_end)
     return counters, step_cycles, core_busy

@@ -130,8 +130,9 @@ def build_arrays(network: Network, mapping: Mapping, arch: ChipArch, bound: bool
     work3 = per_choice(out_work)
     out_cycles = (arch.cores.synapse_overhead_cycles + -(-(work3 * spc.denominator) // spc.numerator)).astype(np.int64)
     pair_ptr, pair_start = core_pair_routes(out_ptr, out_core, unit_core, route_ptr)
-    pair_info = route_info[np.concatenate([np.arange(route_ptr[k], route_ptr[k + 1]) for k in pair_start])
-                           if pair_start.size else np.zeros(0, dtype=np.int64)]
+    pair_len = route_ptr[pair_start + 1] - route_ptr[pair_start]  # the pair routes' positions, concatenated
+    pair_info = route_info[np.repeat(route_ptr[pair_start] - pair_ptr[:-1][pair_start], pair_len)
+                           + np.arange(int(pair_len.sum()))]
     route_hop, cost_shift, dst_shift = pack_route_hops(pair_info, n_links=len(link_classes(arch)), n_cores=n_cores)
     params[K.P_COST_SHIFT] = cost_shift
     params[K.P_DST_SHIFT] = dst_shift

@@ -129,6 +129,7 @@ def run(
     sample: int | None = None,
     window: int = 256,
     seed: int = 0,
+    check: int | None = None,
     progress: bool = False,
     threads: int = 1,
     stream: bool = False,
@@ -152,6 +153,9 @@ def run(
         memory holds one chunk of ``chunk_steps`` timesteps, default 4096). Same result.
     sample, window : simulate ``sample`` windows of ``window`` tokens (stratified,
         random within strata with ``seed``) and report 95% confidence intervals.
+    check : with ``backend="bound"``, also replay ``check`` windows of ``window`` tokens
+        (drawn as for ``sample``) with the exact engine and record in ``meta`` how close
+        the bound's cycles came there (``bound_check_*``).
 
     Examples
     --------
@@ -159,6 +163,9 @@ def run(
     >>> r.energy_pj_per_token  # doctest: +SKIP
     """
     arch = _as_arch(arch, overrides)
+    if check is not None and (backend != "bound" or check < 1):
+        raise EngineError(f"check: got {check} windows with backend {backend!r}; allowed: >= 1, "
+                          "with backend 'bound' (it checks the bound against the exact engine)")
     if stream:
         if not isinstance(trace, (str, Path)):
             raise EngineError("stream: needs a trace path; an in-memory trace is already loaded")
@@ -190,6 +197,8 @@ def run(
         **_mapping_meta(arch, mapping, policy, backend),
         "build_s": build_s,
     }
+    if check:
+        meta.update(_check_bound(arch, trace, network, mapping, arrays, check, window, seed))
     if sample:
         return _run_sampled(arch, trace, network, mapping, arrays, sample, window, seed, meta)
     eng = simulate(trace, network, mapping, arch, backend=backend, chunk_steps=chunk_steps, arrays=arrays,
@@ -241,6 +250,39 @@ def _mapping_meta(arch: ChipArch, mapping, policy: str, backend: str) -> dict:
     }
 
 
+def _window_starts(n_tokens: int, windows: int, window: int, seed: int, what: str) -> list[int]:
+    """First tokens of ``windows`` windows of ``window`` tokens: one at random in each of as many equal strata."""
+    if window < 1 or windows * window > n_tokens:
+        raise EngineError(f"window: got {window} x {what} {windows}; allowed: {what} * window <= {n_tokens} tokens")
+    rng = np.random.default_rng(seed)
+    stratum = n_tokens // windows
+    return [k * stratum + int(rng.integers(0, stratum - window + 1)) for k in range(windows)]
+
+
+def _window(trace: Trace, network, mapping, arch: ChipArch, arrays, start: int, window: int, backend: str):
+    """Replay tokens ``start .. start + window`` exactly as the same steps of a full run."""
+    L = len(trace.layers)
+    if arch.pipeline == "pipelined":
+        steps, first = (start, start + window), max(0, start - L + 1)
+    else:
+        steps, first = (start * L, (start + window) * L), start
+    return simulate(trace, network, mapping, arch, backend=backend, token_begin=first, token_end=start + window,
+                    arrays=arrays, steps=steps)
+
+
+def _check_bound(arch, trace, network, mapping, arrays, windows, window, seed) -> dict:
+    """The bound's cycles against the exact engine's on ``windows`` windows of the trace."""
+    starts = _window_starts(trace.n_tokens, windows, window, seed, "check")
+    exact = np.array([_window(trace, network, mapping, arch, arrays, a, window, "numba").counts["total_cycles"]
+                      for a in starts], dtype=np.float64)
+    bound = np.array([_window(trace, network, mapping, arch, arrays, a, window, "bound").counts["total_cycles"]
+                      for a in starts], dtype=np.float64)
+    ratio = np.divide(bound, exact, out=np.ones_like(bound), where=exact > 0)
+    return {"bound_check_windows": windows, "bound_check_window_tokens": window, "bound_check_starts": starts,
+            "bound_check_cycles_fraction": float(bound.sum() / max(exact.sum(), 1.0)),
+            "bound_check_worst_window_fraction": float(ratio.min())}
+
+
 def _run_sampled(arch, trace, network, mapping, arrays, sample, window, seed, meta) -> Result:
     """Simulate ``sample`` windows of timesteps, each identical to the same steps of a full run."""
     if arrays is None:
@@ -248,23 +290,15 @@ def _run_sampled(arch, trace, network, mapping, arrays, sample, window, seed, me
     T = trace.n_tokens
     if sample < 2:
         raise EngineError(f"sample: got {sample}; allowed: >= 2 windows")
-    if window < 1 or sample * window > T:
-        raise EngineError(f"window: got {window} x sample {sample}; allowed: sample * window <= {T} tokens")
+    starts = _window_starts(T, sample, window, seed, "sample")
     L = len(trace.layers)
-    pipelined = arch.pipeline == "pipelined"
-    rng = np.random.default_rng(seed)
-    stratum = T // sample
-    starts = [k * stratum + int(rng.integers(0, stratum - window + 1)) for k in range(sample)]
     per_window = []
     window_counts: list[dict] = []  # kept in the result's meta, so its energy interval can be re-costed
     counts_total: dict = {}
     busy_total = np.zeros(arch.cores.count, dtype=np.int64)
     t0 = time.perf_counter()
     for a in starts:
-        steps = (a, a + window) if pipelined else (a * L, (a + window) * L)
-        tok_first = max(0, a - L + 1) if pipelined else a
-        eng = simulate(trace, network, mapping, arch, backend="numba" if arrays.bound is None else "bound",
-                       token_begin=tok_first, token_end=a + window, arrays=arrays, steps=steps)
+        eng = _window(trace, network, mapping, arch, arrays, a, window, "numba" if arrays.bound is None else "bound")
         latency = eng.step_cycles.mean() * L  # per token: L steps of this window, pipelined or not
         r = result_from_counts(arch, trace, eng.counts, window, latency, eng.core_busy_cycles,
                                mapping.compartments_per_core, meta)

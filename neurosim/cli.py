@@ -37,6 +37,7 @@ def _cmd_run(args) -> int:
         sample=args.sample,
         window=args.window,
         seed=args.seed,
+        check=args.check,
         progress=not args.quiet,
         threads=args.threads if args.threads is not None else usable_cores(),
         stream=args.stream,
@@ -150,6 +151,8 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     p.add_argument("--sample", type=int, help="simulate K windows and report 95%% confidence intervals")
     p.add_argument("--window", type=int, default=256, help="tokens per sampled window")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--check", type=int, metavar="K",
+                   help="with --backend bound: replay K windows (--window tokens) exactly and report the bound's gap")
     p.add_argument("--batch", type=int, default=1, help="batch size (GPU specs only)")
     p.add_argument("--precision", help="GPU precision, overrides the spec's default")
     p.add_argument("--weight-format", dest="weight_format", help="GPU weight format (dense, csr, 2:4)")

@@ -55,6 +55,10 @@ def format_table(result: Result) -> str:
     if m.get("engine_backend") == "bound":
         lines.append("  (backend bound: no packet replay; cycles, times, latency and static energy are lower "
                      "bounds, counts exact)")
+        if "bound_check_cycles_fraction" in m:
+            lines.append(f"  (checked on {m['bound_check_windows']} windows of {m['bound_check_window_tokens']} tokens "
+                         f"replayed exactly: the bound's cycles are {m['bound_check_cycles_fraction']:.5f} of the exact "
+                         f"ones, {m['bound_check_worst_window_fraction']:.5f} in the worst window)")
     if r.intervals:
         lines.append("  95% confidence intervals (sampled windows):")
         for name, (low, high) in r.intervals.items():

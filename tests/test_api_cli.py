@@ -13,6 +13,8 @@ from conftest import TINY_ARCH, make_arch
 import neurosim
 from neurosim.cli import main
 from neurosim.energy import energy_breakdown_pj
+from neurosim.mapping import map_network
+from neurosim.network import build_network
 from neurosim.trace import save_trace, summary, synthetic
 
 REQUIRED_KEYS = {
@@ -227,7 +229,23 @@ def test_bound_backend_through_the_api_and_cli(tmp_path, capsys):
     assert streamed.counts == bound.counts
     sampled = neurosim.run(arch, trace, backend="bound", sample=3, window=10)
     assert sampled.intervals["cycles_per_token"][0] <= sampled.cycles_per_token
+    checked = neurosim.run(arch, trace, backend="bound", check=3, window=10, seed=2)
+    assert checked.counts == bound.counts and checked.meta["bound_check_windows"] == 3
+    # the check's windows replayed here by hand: bound cycles / exact cycles
+    L, n = len(trace.layers), 10
+    ratio = []
+    for backend in ("bound", "numba"):
+        ratio.append(sum(neurosim.engine.simulate(trace, build_network(trace), map_network(build_network(trace), arch),
+                                                  arch, backend=backend, token_begin=max(0, a - L + 1),
+                                                  token_end=a + n, steps=(a, a + n)).counts["total_cycles"]
+                         for a in checked.meta["bound_check_starts"]))
+    assert checked.meta["bound_check_cycles_fraction"] == pytest.approx(ratio[0] / ratio[1], rel=1e-12)
+    assert 0.5 < checked.meta["bound_check_worst_window_fraction"] <= checked.meta["bound_check_cycles_fraction"] <= 1
+    with pytest.raises(neurosim.engine.EngineError, match="check: got 2 windows with backend 'numba'"):
+        neurosim.run(arch, trace, check=2)
     arch_path = tmp_path / "tiny.yaml"
     arch_path.write_text(yaml.safe_dump(TINY_ARCH))
-    assert main(["run", "--arch", str(arch_path), "--trace", str(path), "--backend", "bound", "--quiet"]) == 0
-    assert "lower bounds" in capsys.readouterr().out
+    assert main(["run", "--arch", str(arch_path), "--trace", str(path), "--backend", "bound", "--quiet", "--check",
+                 "2", "--window", "8"]) == 0
+    out = capsys.readouterr().out
+    assert "lower bounds" in out and "checked on 2 windows of 8 tokens" in out

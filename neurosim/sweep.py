@@ -130,6 +130,8 @@ class Options(Frozen):
     (as ``neurosim run --sample``) and adds 95% intervals (``ci95_low.*``,
     ``ci95_high.*`` columns); ``tokens`` then bounds the part of each trace the
     windows are drawn from (default: all of it). GPU points are modelled whole.
+    ``check: K`` (with ``backend: bound``) also replays K windows of ``window`` tokens
+    exactly per point and records the bound's gap (``meta.bound_check_*`` columns).
     """
 
     tokens: PositiveInt | None = None
@@ -139,6 +141,7 @@ class Options(Frozen):
     sample: Annotated[int, Field(ge=2)] | None = None
     window: PositiveInt = 256
     sample_seed: int = 0
+    check: PositiveInt | None = None  # with backend bound: replay this many windows exactly (meta.bound_check_*)
 
 
 class SweepSpec(Frozen):
@@ -351,6 +354,10 @@ def load_sweep(spec: str | Path | dict, root: str | Path | None = None) -> Sweep
     sampling = {"sample": opts.sample, "window": opts.window, "sample_seed": opts.sample_seed} if opts.sample else {}
     if opts.sample and opts.backend == "simpy":
         raise SpecError(f"{where}options.sample: needs backend numba or bound; got backend 'simpy'")
+    if opts.check:
+        if opts.backend != "bound":
+            raise SpecError(f"{where}options.check: needs backend bound; got backend {opts.backend!r}")
+        sampling.update(check=opts.check, window=opts.window, sample_seed=opts.sample_seed)
     run_opts = [
         {"policy": pol, "min_cores": mc, "backend": opts.backend, **sampling}
         for pol in _as_list(opts.policy)
@@ -462,8 +469,10 @@ def run_group(points: list[Point]) -> list[dict]:
             else:
                 trace = _cached_trace(json.dumps(point.trace, sort_keys=True))
                 opts = point.options
-                sampling = ({"sample": opts["sample"], "window": opts["window"], "seed": opts["sample_seed"]}
-                            if opts.get("sample") else {})
+                sampling = {key: opts[name] for key, name in (("sample", "sample"), ("check", "check"))
+                            if opts.get(name)}
+                if sampling:
+                    sampling.update(window=opts["window"], seed=opts["sample_seed"])
                 result = run(arch, trace, tokens=point.trace["tokens"], policy=opts["policy"],
                              min_cores=opts["min_cores"], backend=opts["backend"], **sampling)
                 if i == 0:

@@ -245,3 +245,24 @@ def test_sampled_sweep_options_are_checked(arch_yaml):
     spec["options"] = {"sample": 3, "backend": "simpy"}
     with pytest.raises(SpecError, match="options.sample: needs backend numba or bound"):
         load_sweep(spec, root=arch_yaml.parent)
+    spec["options"] = {"check": 2}
+    with pytest.raises(SpecError, match="options.check: needs backend bound; got backend 'numba'"):
+        load_sweep(spec, root=arch_yaml.parent)
+
+
+def test_bound_sweep_with_a_check(arch_yaml, tmp_path):
+    """backend bound in a sweep: counts as the exact sweep's, cycles at most, and each simulated point's gap to
+    the exact engine recorded from its check windows (equal to neurosim.run's)."""
+    spec = make_spec(arch_yaml, **{"noc.flit_bits": [16, 32]})
+    spec["traces"][0]["synthetic"].update(activity=0.3, tokens=60)
+    exact = sweep(spec, tmp_path / "exact.parquet", progress=False, root=arch_yaml.parent)
+    spec["options"] = {"backend": "bound", "check": 2, "window": 10, "sample_seed": 1}
+    bound = sweep(spec, tmp_path / "bound.parquet", progress=False, root=arch_yaml.parent)
+    assert (bound["status"] == "ok").all() and len(bound) == len(exact) == 2
+    assert (bound["synaptic_ops_per_token"].to_numpy() == exact["synaptic_ops_per_token"].to_numpy()).all()
+    assert (bound["cycles_per_token"].to_numpy() <= exact["cycles_per_token"].to_numpy()).all()
+    trace = synthetic(SYNTH["hidden_sizes"], input_size=10, activity=0.3, weight_sparsity=0.6, tokens=60, seed=3)
+    for _, row in bound.iterrows():
+        fresh = neurosim.run(arch_yaml, trace, overrides={"noc.flit_bits": row["arch.noc.flit_bits"]},
+                             backend="bound", check=2, window=10, seed=1)
+        assert row["meta.bound_check_cycles_fraction"] == fresh.meta["bound_check_cycles_fraction"] <= 1.0

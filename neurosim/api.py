@@ -169,12 +169,15 @@ def run(
     if stream:
         if not isinstance(trace, (str, Path)):
             raise EngineError("stream: needs a trace path; an in-memory trace is already loaded")
-        if sample or backend not in ("numba", "bound") or not isinstance(arch, ChipArch):
-            raise EngineError("stream: works with the numba or bound backend on a chip spec, without --sample")
+        if sample or check or backend not in ("numba", "bound") or not isinstance(arch, ChipArch):
+            raise EngineError("stream: works with the numba or bound backend on a chip spec, without --sample "
+                              "or --check")
         return _run_streamed(arch, trace, tokens, policy, min_cores, chunk_steps or 4096, progress, threads,
                              backend)
     trace = _as_trace(trace, tokens)
     if not isinstance(arch, ChipArch):
+        if check:
+            raise EngineError(f"check: {arch.name} is a GPU spec, modelled analytically; check is for chips")
         from neurosim.gpu import simulate_gpu
 
         return simulate_gpu(arch, trace, batch=batch, **gpu_options)

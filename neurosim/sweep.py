@@ -469,8 +469,8 @@ def run_group(points: list[Point]) -> list[dict]:
             else:
                 trace = _cached_trace(json.dumps(point.trace, sort_keys=True))
                 opts = point.options
-                sampling = {key: opts[name] for key, name in (("sample", "sample"), ("check", "check"))
-                            if opts.get(name)}
+                sampling = {key: opts[key] for key in ("sample", "check")
+                            if opts.get(key) and isinstance(arch, ChipArch)}  # GPU points are modelled whole
                 if sampling:
                     sampling.update(window=opts["window"], seed=opts["sample_seed"])
                 result = run(arch, trace, tokens=point.trace["tokens"], policy=opts["policy"],

@@ -243,6 +243,8 @@ def test_bound_backend_through_the_api_and_cli(tmp_path, capsys):
     assert 0.5 < checked.meta["bound_check_worst_window_fraction"] <= checked.meta["bound_check_cycles_fraction"] <= 1
     with pytest.raises(neurosim.engine.EngineError, match="check: got 2 windows with backend 'numba'"):
         neurosim.run(arch, trace, check=2)
+    with pytest.raises(neurosim.engine.EngineError, match="without --sample or --check"):
+        neurosim.run(arch, path, backend="bound", stream=True, check=2)
     arch_path = tmp_path / "tiny.yaml"
     arch_path.write_text(yaml.safe_dump(TINY_ARCH))
     assert main(["run", "--arch", str(arch_path), "--trace", str(path), "--backend", "bound", "--quiet", "--check",

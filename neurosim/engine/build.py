@@ -129,11 +129,9 @@ def build_arrays(network: Network, mapping: Mapping, arch: ChipArch, bound: bool
     spc = synops_per_cycle_fraction(arch.cores.synops_per_cycle)
     work3 = per_choice(out_work)
     out_cycles = (arch.cores.synapse_overhead_cycles + -(-(work3 * spc.denominator) // spc.numerator)).astype(np.int64)
-    pair_ptr, pair_start = core_pair_routes(out_ptr, out_core, unit_core, route_ptr)
-    pair_len = route_ptr[pair_start + 1] - route_ptr[pair_start]  # the pair routes' positions, concatenated
-    pair_info = route_info[np.repeat(route_ptr[pair_start] - pair_ptr[:-1][pair_start], pair_len)
-                           + np.arange(int(pair_len.sum()))]
-    route_hop, cost_shift, dst_shift = pack_route_hops(pair_info, n_links=len(link_classes(arch)), n_cores=n_cores)
+    pair_ptr, pair_positions = core_pair_routes(out_ptr, out_core, unit_core, route_ptr)
+    route_hop, cost_shift, dst_shift = pack_route_hops(route_info[pair_positions], n_links=len(link_classes(arch)),
+                                                       n_cores=n_cores)
     params[K.P_COST_SHIFT] = cost_shift
     params[K.P_DST_SHIFT] = dst_shift
     entry_table, unit_totals = packet_tables(out_ptr, pair_ptr, out_synops, out_work, out_bytes, out_cycles,
@@ -179,22 +177,21 @@ def build_arrays(network: Network, mapping: Mapping, arch: ChipArch, bound: bool
 def core_pair_routes(out_ptr, out_core, unit_core, route_ptr) -> tuple[np.ndarray, np.ndarray]:
     """Routes depend only on (source core, destination core): one copy per pair the entries use.
 
-    Returns ``(first_position, pair_entry)``: entry ``k``'s route starts at
-    ``first_position[k]`` of the concatenated pair routes, which are the routes of
-    entries ``pair_entry`` in order. A few thousand pairs stand for ~10^5 entries,
-    so the positions the kernel reads at every event stay in cache.
+    Returns ``(first_position, positions)``: the pair routes, concatenated, are the
+    route positions ``positions`` (rows of ``route_info``), and entry ``k``'s route
+    starts at ``first_position[k]`` of them (``first_position[-1]``: their length).
+    A few thousand pairs stand for ~10^5 entries, so the positions the kernel
+    reads at every event stay in cache.
     """
-    n_entries = out_core.shape[0]
     n_cores = int(max(out_core.max(initial=-1), unit_core.max(initial=-1))) + 1
     src = np.asarray(unit_core, dtype=np.int64)[np.repeat(np.arange(out_ptr.shape[0] - 1), np.diff(out_ptr))]
     _, pair_entry, pair_of_entry = np.unique(src * n_cores + out_core, return_index=True, return_inverse=True)
     length = np.diff(route_ptr)[pair_entry]
     start = np.zeros(pair_entry.shape[0] + 1, dtype=np.int64)
     np.cumsum(length, out=start[1:])
-    first_position = np.zeros(n_entries + 1, dtype=np.int64)  # CSR-like: one past the end at the back
-    first_position[:-1] = start[pair_of_entry.reshape(-1)] if n_entries else first_position[:-1]
-    first_position[-1] = start[-1]
-    return first_position, pair_entry
+    first_position = np.append(start[pair_of_entry.reshape(-1)], start[-1])
+    positions = np.repeat(route_ptr[pair_entry] - start[:-1], length) + np.arange(start[-1])
+    return first_position.astype(np.int64), positions
 
 
 def pack_route_hops(route_info: np.ndarray, n_links: int, n_cores: int) -> tuple[np.ndarray, int, int]:

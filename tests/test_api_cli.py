@@ -227,6 +227,8 @@ def test_bound_backend_through_the_api_and_cli(tmp_path, capsys):
     assert bound.cycles_per_token <= exact.cycles_per_token and bound.meta["engine_backend"] == "bound"
     streamed = neurosim.run(arch, path, backend="bound", stream=True, chunk_steps=7)
     assert streamed.counts == bound.counts
+    threaded = neurosim.run(arch, trace, backend="bound", chunk_steps=9, threads=2)
+    assert threaded.counts == bound.counts and threaded.cycles_per_token == bound.cycles_per_token
     sampled = neurosim.run(arch, trace, backend="bound", sample=3, window=10)
     assert sampled.intervals["cycles_per_token"][0] <= sampled.cycles_per_token
     checked = neurosim.run(arch, trace, backend="bound", check=3, window=10, seed=2)

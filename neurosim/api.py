@@ -148,7 +148,8 @@ def run(
     backend : ``numba`` (exact), ``simpy`` (the reference; small cases only) or ``bound``
         (no packet replay: exact counts but the wait cycles; cycles are lower bounds).
     chunk_steps : stream the trace through the engine in chunks of timesteps.
-    threads : simulate chunks of timesteps on this many threads (same result).
+    threads : simulate chunks of timesteps (or the sampled / checked windows) on this many
+        threads (same result).
     stream : read the trace's events from disk while replaying (a path trace only;
         memory holds one chunk of ``chunk_steps`` timesteps, default 4096). Same result.
     sample, window : simulate ``sample`` windows of ``window`` tokens (stratified,
@@ -201,9 +202,9 @@ def run(
         "build_s": build_s,
     }
     if check:
-        meta.update(_check_bound(arch, trace, network, mapping, arrays, check, window, seed))
+        meta.update(_check_bound(arch, trace, network, mapping, arrays, check, window, seed, threads))
     if sample:
-        return _run_sampled(arch, trace, network, mapping, arrays, sample, window, seed, meta)
+        return _run_sampled(arch, trace, network, mapping, arrays, sample, window, seed, meta, threads)
     eng = simulate(trace, network, mapping, arch, backend=backend, chunk_steps=chunk_steps, arrays=arrays,
                    progress=progress, threads=threads)
     meta["simulate_s"] = eng.simulate_s
@@ -273,20 +274,32 @@ def _window(trace: Trace, network, mapping, arch: ChipArch, arrays, start: int, 
                     arrays=arrays, steps=steps)
 
 
-def _check_bound(arch, trace, network, mapping, arrays, windows, window, seed) -> dict:
+def _windows(trace, network, mapping, arch, arrays, starts, window, backend, threads):
+    """:func:`_window` for every start, in order; on ``threads`` threads (the kernels release the GIL)."""
+    def one(a):
+        return _window(trace, network, mapping, arch, arrays, a, window, backend)
+
+    if threads <= 1 or len(starts) <= 1:
+        return [one(a) for a in starts]
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        return list(pool.map(one, starts))
+
+
+def _check_bound(arch, trace, network, mapping, arrays, windows, window, seed, threads) -> dict:
     """The bound's cycles against the exact engine's on ``windows`` windows of the trace."""
     starts = _window_starts(trace.n_tokens, windows, window, seed, "check")
-    exact = np.array([_window(trace, network, mapping, arch, arrays, a, window, "numba").counts["total_cycles"]
-                      for a in starts], dtype=np.float64)
-    bound = np.array([_window(trace, network, mapping, arch, arrays, a, window, "bound").counts["total_cycles"]
-                      for a in starts], dtype=np.float64)
+    exact, bound = (np.array([r.counts["total_cycles"] for r in _windows(trace, network, mapping, arch, arrays,
+                                                                         starts, window, backend, threads)],
+                             dtype=np.float64) for backend in ("numba", "bound"))
     ratio = np.divide(bound, exact, out=np.ones_like(bound), where=exact > 0)
     return {"bound_check_windows": windows, "bound_check_window_tokens": window, "bound_check_starts": starts,
             "bound_check_cycles_fraction": float(bound.sum() / max(exact.sum(), 1.0)),
             "bound_check_worst_window_fraction": float(ratio.min())}
 
 
-def _run_sampled(arch, trace, network, mapping, arrays, sample, window, seed, meta) -> Result:
+def _run_sampled(arch, trace, network, mapping, arrays, sample, window, seed, meta, threads=1) -> Result:
     """Simulate ``sample`` windows of timesteps, each identical to the same steps of a full run."""
     if arrays is None:
         raise EngineError("sample: needs the numba or bound backend")
@@ -300,8 +313,8 @@ def _run_sampled(arch, trace, network, mapping, arrays, sample, window, seed, me
     counts_total: dict = {}
     busy_total = np.zeros(arch.cores.count, dtype=np.int64)
     t0 = time.perf_counter()
-    for a in starts:
-        eng = _window(trace, network, mapping, arch, arrays, a, window, "numba" if arrays.bound is None else "bound")
+    backend = "numba" if arrays.bound is None else "bound"
+    for eng in _windows(trace, network, mapping, arch, arrays, starts, window, backend, threads):
         latency = eng.step_cycles.mean() * L  # per token: L steps of this window, pipelined or not
         r = result_from_counts(arch, trace, eng.counts, window, latency, eng.core_busy_cycles,
                                mapping.compartments_per_core, meta)

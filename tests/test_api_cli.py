@@ -145,6 +145,9 @@ def test_sampling_interval_covers_the_full_run():
         low, high = sampled.intervals[name]
         assert low <= getattr(full, name) <= high, name
         assert high > low
+    threaded = neurosim.run(arch, trace, sample=8, window=20, seed=1, threads=2)  # windows on two threads
+    assert threaded.counts == sampled.counts and threaded.intervals == sampled.intervals
+    assert threaded.meta["sample_window_counts"] == sampled.meta["sample_window_counts"]
 
 
 def test_api_accepts_objects_and_paths(files):
@@ -233,6 +236,8 @@ def test_bound_backend_through_the_api_and_cli(tmp_path, capsys):
     assert sampled.intervals["cycles_per_token"][0] <= sampled.cycles_per_token
     checked = neurosim.run(arch, trace, backend="bound", check=3, window=10, seed=2)
     assert checked.counts == bound.counts and checked.meta["bound_check_windows"] == 3
+    assert neurosim.run(arch, trace, backend="bound", check=3, window=10, seed=2, threads=2).meta[
+        "bound_check_cycles_fraction"] == checked.meta["bound_check_cycles_fraction"]
     # the check's windows replayed here by hand: bound cycles / exact cycles
     L, n = len(trace.layers), 10
     ratio = []

@@ -765,9 +765,10 @@ def bound_steps(
 ):
     """Like :func:`simulate_steps`, but the spike phase is a lower bound, computed without replaying packets.
 
-    Every count but the wait cycles is the exact engine's (they come from the
-    same per-spike tables); the neuron updates and the barrier are exact. The
-    spike phase of a step is the largest of four bounds on the exact one
+    Every count that is not a cycle count is the exact engine's (they come from
+    the same per-spike tables), and so are the core busy cycles and the
+    neuron-update and barrier phases. The spike phase of a step (and so the
+    step) is the largest of four lower bounds of the exact one
     (``neurosim.engine.build.bound_tables`` documents the tables):
 
     - core work: core ``c`` cannot start before its first packet can arrive
@@ -779,7 +780,8 @@ def bound_steps(
       still needs ``first_out[c]`` (least route latency + synapse cycles out of it);
     - links: a mesh link carries its packets ``flits`` cycles apart.
 
-    Wait cycles (``LINK_WAIT_CYCLES``, ``CORE_WAIT_CYCLES``) need the replay and stay 0.
+    Wait cycles (``LINK_WAIT_CYCLES``, ``CORE_WAIT_CYCLES``) need the replay and stay 0
+    (:func:`neurosim.engine.simulate` leaves them out of a bound run's counts).
     Returns (counters, step_cycles, core_busy_cycles) like :func:`simulate_steps`.
     """
     n_units = layer_offsets[layer_offsets.shape[0] - 1]

@@ -204,7 +204,7 @@ def run(
     if check:
         meta.update(_check_bound(arch, trace, network, mapping, arrays, check, window, seed, threads))
     if sample:
-        return _run_sampled(arch, trace, network, mapping, arrays, sample, window, seed, meta, threads)
+        return _run_sampled(arch, trace, network, mapping, arrays, sample, window, seed, meta, threads, backend)
     eng = simulate(trace, network, mapping, arch, backend=backend, chunk_steps=chunk_steps, arrays=arrays,
                    progress=progress, threads=threads)
     meta["simulate_s"] = eng.simulate_s
@@ -299,7 +299,7 @@ def _check_bound(arch, trace, network, mapping, arrays, windows, window, seed, t
             "bound_check_worst_window_fraction": float(ratio.min())}
 
 
-def _run_sampled(arch, trace, network, mapping, arrays, sample, window, seed, meta, threads=1) -> Result:
+def _run_sampled(arch, trace, network, mapping, arrays, sample, window, seed, meta, threads, backend) -> Result:
     """Simulate ``sample`` windows of timesteps, each identical to the same steps of a full run."""
     if arrays is None:
         raise EngineError("sample: needs the numba or bound backend")
@@ -313,7 +313,6 @@ def _run_sampled(arch, trace, network, mapping, arrays, sample, window, seed, me
     counts_total: dict = {}
     busy_total = np.zeros(arch.cores.count, dtype=np.int64)
     t0 = time.perf_counter()
-    backend = "numba" if arrays.bound is None else "bound"
     for eng in _windows(trace, network, mapping, arch, arrays, starts, window, backend, threads):
         latency = eng.step_cycles.mean() * L  # per token: L steps of this window, pipelined or not
         r = result_from_counts(arch, trace, eng.counts, window, latency, eng.core_busy_cycles,

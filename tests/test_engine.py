@@ -273,7 +273,7 @@ def test_packed_route_hops_round_trip(cores, mesh, wide):
 
 
 def test_packet_tables_equal_a_loop_over_entries():
-    """unit_totals and entry_table hold what a per-entry loop over the destination tables gives."""
+    """spike_totals and entry_table hold what a per-entry loop over the destination tables gives."""
     from neurosim.engine import build_arrays
 
     _, network, mapping, arch = _case(3, "source", "pipelined", "bitmap", "balanced")
@@ -294,7 +294,7 @@ def test_packet_tables_equal_a_loop_over_entries():
                 assert a.entry_table[k, 1 + choice] == a.out_cycles[k, choice]
                 want += [syn, sum(int(a.out_work[k, c]) for c in cols), sum(int(a.out_bytes[k, c]) for c in cols),
                          *a.route_hops[k]]
-            np.testing.assert_array_equal(a.unit_totals[u, choice], want)
+            np.testing.assert_array_equal(a.spike_totals[u, choice, :6], want)
 
 
 @pytest.mark.parametrize("routing", ["xy", "yx"])
@@ -317,7 +317,7 @@ def test_multicast_trees_are_the_union_of_the_routes(routing):
             lo, hi = a.tree_ptr[3 * u + choice], a.tree_ptr[3 * u + choice + 1]
             routes = {int(a.out_core[k]): a.route_links[a.route_ptr[k]: a.route_ptr[k + 1]].tolist() for k in entries}
             assert hi - lo == len({link for r in routes.values() for link in r})
-            np.testing.assert_array_equal(a.tree_counts[u, choice],
+            np.testing.assert_array_equal(a.spike_totals[u, choice, 3:7],
                                           [*np.bincount(link_class[list({x for r in routes.values() for x in r})]
                                                         if routes else [], minlength=3)[:3], len(entries)])
             if not entries:

@@ -77,8 +77,12 @@ def run_kernel(
     progress: bool = False,
     threads: int = 1,
     events=None,
+    backend: str = "numba",
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Run the Numba kernel over the step range of the tokens, optionally in chunks of steps.
+    """Run a Numba kernel over the step range of the tokens, optionally in chunks of steps.
+
+    ``backend`` "numba" runs the exact replay (:func:`~neurosim.engine.kernels.simulate_steps`),
+    "bound" the lower bound (:func:`~neurosim.engine.kernels.bound_steps`, needs ``arrays.bound``).
 
     ``steps`` restricts the run to a sub-range of timesteps (default: all steps
     of the token range). Timesteps are independent once the trace is known
@@ -111,19 +115,18 @@ def run_kernel(
 
     def one_chunk(job):
         a, b, first_tok, fired = job
-        if arrays.bound is not None:
+        if backend == "bound":
             t = arrays.bound
             return K.bound_steps(
                 fired, first_tok, token_begin, token_end, a, b,
                 arrays.layer_offsets, arrays.gates, arrays.unit_core, arrays.units_per_layer_core,
-                t.bound_counts, t.core_ptr, t.core_rows, t.link_ptr, t.link_rows, t.first_in, t.first_out,
+                arrays.spike_totals, t.core_ptr, t.core_rows, t.link_ptr, t.link_rows, t.first_in, t.first_out,
                 arrays.params,
             )
         return K.simulate_steps(
             fired, first_tok, token_begin, token_end, a, b,
             arrays.layer_offsets, arrays.gates, arrays.unit_core, arrays.out_ptr, arrays.units_per_layer_core,
-            arrays.entry_table, arrays.unit_totals, arrays.route_hop, arrays.tree_ptr, arrays.tree,
-            arrays.tree_counts, arrays.params,
+            arrays.entry_table, arrays.spike_totals, arrays.route_hop, arrays.tree_ptr, arrays.tree, arrays.params,
         )
 
     if threads > 1 and len(starts) > 1:
@@ -207,10 +210,8 @@ def simulate(
         arrays = arrays if arrays is not None else build_arrays(network, mapping, arch)
         if backend == "bound" and arrays.bound is None:
             arrays = replace(arrays, bound=bound_tables(arrays, arch))
-        elif backend == "numba" and arrays.bound is not None:
-            arrays = replace(arrays, bound=None)
         counters, step_cycles, busy = run_kernel(arrays, trace, token_begin, token_end, chunk_steps, steps, progress,
-                                                threads, events)
+                                                threads, events, backend)
     else:
         if steps is not None or events is not None:
             raise EngineError("backend: 'simpy' replays whole in-memory traces only; use 'numba' or 'bound'")

@@ -33,11 +33,10 @@ class EngineArrays:
     route_hops: np.ndarray
     out_cycles: np.ndarray
     entry_table: np.ndarray
-    unit_totals: np.ndarray
+    spike_totals: np.ndarray
     route_hop: np.ndarray
     tree_ptr: np.ndarray
     tree: np.ndarray
-    tree_counts: np.ndarray
     params: np.ndarray
     bound: BoundTables | None = None  # the tables of backend "bound", when asked for (:func:`bound_tables`)
 
@@ -134,7 +133,7 @@ def build_arrays(network: Network, mapping: Mapping, arch: ChipArch, bound: bool
                                                        n_cores=n_cores)
     params[K.P_COST_SHIFT] = cost_shift
     params[K.P_DST_SHIFT] = dst_shift
-    entry_table, unit_totals = packet_tables(out_ptr, pair_ptr, out_synops, out_work, out_bytes, out_cycles,
+    entry_table, spike_totals = packet_tables(out_ptr, pair_ptr, out_synops, out_work, out_bytes, out_cycles,
                                              route_hops)
     width = np.result_type(route_hop, entry_table)  # the kernel's packet records hold both: one width
     route_hop, entry_table = route_hop.astype(width), entry_table.astype(width)
@@ -145,9 +144,12 @@ def build_arrays(network: Network, mapping: Mapping, arch: ChipArch, bound: bool
         tree_width = np.result_type(width, np.int64 if 3 * int(route_ptr[-1]) >= 2**31 else np.int32)
         tree_ptr, tree, tree_counts = K.multicast_trees(out_ptr, route_ptr, route_info, every_hop.astype(tree_width),
                                                         out_synops, out_cycles, n_cores, len(link_classes(arch)))
+        # one packet per spike, whose copies cross the tree's links once each
+        spike_totals[:, :, 3:6] = tree_counts[:, :, :3]
+        spike_totals[:, :, 7] = spike_totals[:, :, 6] > 0
     else:
         tree_ptr = np.zeros(3 * network.n_units + 1, dtype=np.int64)
-        tree, tree_counts = np.zeros((0, 4), dtype=width), np.zeros((network.n_units, 3, 4), dtype=np.int64)
+        tree = np.zeros((0, 4), dtype=width)
     arrays = EngineArrays(
         layer_offsets=offs.astype(np.int64),
         gates=int(network.gates),
@@ -164,11 +166,10 @@ def build_arrays(network: Network, mapping: Mapping, arch: ChipArch, bound: bool
         route_hops=route_hops,
         out_cycles=out_cycles,
         entry_table=entry_table,
-        unit_totals=unit_totals,
+        spike_totals=spike_totals,
         route_hop=route_hop,
         tree_ptr=tree_ptr,
         tree=tree,
-        tree_counts=tree_counts,
         params=params,
     )
     return replace(arrays, bound=bound_tables(arrays, arch)) if bound else arrays
@@ -228,9 +229,11 @@ def packet_tables(out_ptr, first_position, out_synops, out_work, out_bytes, out_
     ``entry_table[k]``: the entry's first route position (``first_position[k]``, an index of
     ``route_hop``; see :func:`core_pair_routes`), then its packet's
     synapse cycles per choice, -1 where the entry holds no synapse of the
-    projections sent (no packet). ``unit_totals[u, choice]``: synops,
-    synapse work, synapse bytes, local, x and y link traversals over the unit's
-    entries, so the kernel counts them once per spike instead of once per packet.
+    projections sent (no packet). ``spike_totals[u, choice]``: synops, synapse
+    work, synapse bytes, local, x and y link traversals, packets delivered and
+    packets injected over the unit's entries with source replication (one packet
+    per destination core), so the kernels count them once per spike instead of
+    once per packet; :func:`build_arrays` puts a multicast tree's figures in their place.
     """
     n_entries = out_synops.shape[0]
     n_units = out_ptr.shape[0] - 1
@@ -241,14 +244,14 @@ def packet_tables(out_ptr, first_position, out_synops, out_work, out_bytes, out_
     entry_table[:, 0] = first_position[:-1]
     entry_table[:, 1:] = np.where(has, out_cycles, -1)
     entry_unit = np.repeat(np.arange(n_units), np.diff(out_ptr))
-    unit_totals = np.zeros((n_units, 3, 6), dtype=np.int64)
+    spike_totals = np.zeros((n_units, 3, K.N_SPIKE_TOTALS), dtype=np.int64)
     for choice in range(3):
         h = has[:, choice].astype(np.int64)
         columns = [syn3[:, choice], work3[:, choice] * h, bytes3[:, choice] * h,
-                   route_hops[:, 0] * h, route_hops[:, 1] * h, route_hops[:, 2] * h]
+                   route_hops[:, 0] * h, route_hops[:, 1] * h, route_hops[:, 2] * h, h, h]
         for c, values in enumerate(columns):
-            np.add.at(unit_totals[:, choice, c], entry_unit, values)
-    return entry_table, unit_totals
+            np.add.at(spike_totals[:, choice, c], entry_unit, values)
+    return entry_table, spike_totals
 
 
 def link_classes(arch: ChipArch) -> np.ndarray:
@@ -277,7 +280,6 @@ def step_range(n_layers: int, pipelined: bool, token_begin: int, token_end: int)
 class BoundTables:
     """Per-spike tables of :func:`neurosim.engine.kernels.bound_steps` (see :func:`bound_tables`)."""
 
-    bound_counts: np.ndarray
     core_ptr: np.ndarray
     core_rows: np.ndarray
     link_ptr: np.ndarray
@@ -287,11 +289,10 @@ class BoundTables:
 
 
 def bound_tables(arrays: EngineArrays, arch: ChipArch) -> BoundTables:
-    """What one spike of unit ``u`` sending projections ``choice`` (0 ff, 1 rec, 2 both) costs, without timing.
+    """Where one spike of unit ``u`` sending projections ``choice`` (0 ff, 1 rec, 2 both) loads the chip.
 
-    - ``bound_counts[u, choice]``: synops, synapse work, synapse bytes, local, x
-      and y link traversals, packets delivered and packets injected: exactly what
-      the event engine counts for that spike;
+    The bound backend's tables (its counts come from ``arrays.spike_totals``):
+
     - ``core_rows[core_ptr[3u + choice] : core_ptr[3u + choice + 1]]``: per core
       the spike reaches, ``core << 48 | 1 << 32 | synapse cycles`` (one packet);
     - ``link_rows[link_ptr[...] : ...]``: per mesh link it crosses, ``(link - first
@@ -310,8 +311,6 @@ def bound_tables(arrays: EngineArrays, arch: ChipArch) -> BoundTables:
     big = np.iinfo(np.int64).max // 4
     first_in = np.full(n_cores, big, dtype=np.int64)
     first_out = np.full(n_cores, big, dtype=np.int64)
-    counts = np.zeros((n_units, 3, 8), dtype=np.int64)
-    counts[:, :, :3] = arrays.unit_totals[:, :, :3]
     core_blocks, link_blocks = [], []
     mesh0 = 2 * n_cores
     for choice in range(3):
@@ -319,14 +318,6 @@ def bound_tables(arrays: EngineArrays, arch: ChipArch) -> BoundTables:
         cycles = arrays.entry_table[:, 1 + choice].astype(np.int64)
         np.minimum.at(first_in, arrays.out_core[has], route_latency[has])
         np.minimum.at(first_out, arrays.unit_core[entry_unit[has]], route_latency[has] + cycles[has])
-        delivered = np.bincount(entry_unit[has], minlength=n_units)
-        counts[:, choice, 6] = delivered
-        if multicast:
-            counts[:, choice, 3:6] = arrays.tree_counts[:, choice, :3]
-            counts[:, choice, 7] = delivered > 0
-        else:
-            counts[:, choice, 3:6] = arrays.unit_totals[:, choice, 3:6]
-            counts[:, choice, 7] = delivered
         # (unit * 3 + choice, core): entries of one unit reach distinct cores
         key = entry_unit[has] * 3 + choice
         core_blocks.append(np.stack([key, arrays.out_core[has], cycles[has]], 1))  # one packet per row
@@ -358,7 +349,6 @@ def bound_tables(arrays: EngineArrays, arch: ChipArch) -> BoundTables:
     core_rows = (core_all[:, 1] << 48) | (1 << 32) | core_all[:, 2]
     link_rows = (link_all[:, 1] << 48) | link_all[:, 2]
     return BoundTables(
-        bound_counts=counts,
         core_ptr=core_ptr,
         core_rows=np.ascontiguousarray(core_rows, dtype=np.int64),
         link_ptr=link_ptr,

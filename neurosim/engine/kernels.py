@@ -105,6 +105,10 @@ N_PARAMS = 20
 SEL_FF = 1
 SEL_REC = 2
 
+# columns of the per-spike totals (``spike_totals[unit, choice]``, see neurosim.engine.build.spike_totals):
+# synops, synapse work, synapse bytes, local, x and y link traversals, packets delivered, packets injected
+N_SPIKE_TOTALS = 8
+
 
 @njit(cache=True)
 def route(src_core, dst_core, p, out):
@@ -317,19 +321,26 @@ def _queue_at_core(core_free, core_busy, dst, arrive, cycles):
 
 
 @njit(cache=True, inline="always")
-def _add_counts(counters, synops, work, nbytes, sent, injected, received, link_wait, core_wait, flits_local, flits_x,
-                flits_y):
-    counters[SYNOPS] += synops
-    counters[SYNAPSE_WORK] += work
-    counters[SYNAPSE_BYTES] += nbytes
-    counters[PACKETS_SENT] += sent
-    counters[PACKETS_INJECTED] += injected
+def _add_spike(acc, spike_totals, u, choice):
+    """Add what one spike of unit ``u`` sending projections ``choice`` costs to the step's totals ``acc``."""
+    for j in range(N_SPIKE_TOTALS):
+        acc[j] += spike_totals[u, choice, j]
+
+
+@njit(cache=True, inline="always")
+def _count_spikes(counters, acc, flits, received, link_wait, core_wait):
+    """Add a spike phase's totals (``acc``, see ``N_SPIKE_TOTALS``) and what its replay measured to the counters."""
+    counters[SYNOPS] += acc[0]
+    counters[SYNAPSE_WORK] += acc[1]
+    counters[SYNAPSE_BYTES] += acc[2]
+    counters[FLITS_LOCAL] += acc[3] * flits
+    counters[FLIT_HOPS_X] += acc[4] * flits
+    counters[FLIT_HOPS_Y] += acc[5] * flits
+    counters[PACKETS_SENT] += acc[6]
+    counters[PACKETS_INJECTED] += acc[7]
     counters[PACKETS_RECEIVED] += received
     counters[LINK_WAIT_CYCLES] += link_wait
     counters[CORE_WAIT_CYCLES] += core_wait
-    counters[FLITS_LOCAL] += flits_local
-    counters[FLIT_HOPS_X] += flits_x
-    counters[FLIT_HOPS_Y] += flits_y
 
 
 # ----------------------------------------------------------------------------- one timestep
@@ -377,8 +388,8 @@ def _senders(s, pipelined, token_begin, token_end, fired, fired_first_token, lay
 
 
 @njit(cache=True)
-def _unicast_phase(n_active, active_units, sel, out_ptr, entry_table, unit_totals, route_hop, flits, cost_shift,
-                   dst_shift, link_free, core_free, core_busy, rec, tail, counters):
+def _unicast_phase(n_active, active_units, sel, out_ptr, entry_table, spike_totals, route_hop, flits, cost_shift,
+                   dst_shift, link_free, core_free, core_busy, rec, tail, acc, counters):
     """Spike phase with source replication: one packet per destination core.
 
     A packet is one destination entry; its events are the far ends of the links
@@ -400,7 +411,8 @@ def _unicast_phase(n_active, active_units, sel, out_ptr, entry_table, unit_total
     event (its own head record when empty), so appending never branches.
     One record per packet keeps an event to one cache line. Returns the cycle the phase ends.
     """
-    n_synops = n_work = n_bytes = n_sent = n_received = n_link_wait = n_core_wait = n_local = n_x = n_y = 0
+    acc[:] = 0
+    n_sent = n_received = n_link_wait = n_core_wait = 0
     link_mask = (1 << cost_shift) - 1
     cost_mask = (1 << (dst_shift - cost_shift)) - 1
     n_buckets = tail.shape[0] // 2
@@ -410,12 +422,7 @@ def _unicast_phase(n_active, active_units, sel, out_ptr, entry_table, unit_total
         u = active_units[a]
         su = sel[u]
         sel[u] = 0
-        n_synops += unit_totals[u, su - 1, 0]
-        n_work += unit_totals[u, su - 1, 1]
-        n_bytes += unit_totals[u, su - 1, 2]
-        n_local += unit_totals[u, su - 1, 3]
-        n_x += unit_totals[u, su - 1, 4]
-        n_y += unit_totals[u, su - 1, 5]
+        _add_spike(acc, spike_totals, u, su - 1)
         k_begin = out_ptr[u]
         k_end = out_ptr[u + 1]
         if k_end == k_begin:
@@ -490,14 +497,13 @@ def _unicast_phase(n_active, active_units, sel, out_ptr, entry_table, unit_total
         tail[n_buckets + b] = base + n_buckets + b
         phase_end = max(phase_end, now)
         now += 1
-    _add_counts(counters, n_synops, n_work, n_bytes, n_sent, n_sent, n_received, n_link_wait, n_core_wait,
-                n_local * flits, n_x * flits, n_y * flits)
+    _count_spikes(counters, acc, flits, n_received, n_link_wait, n_core_wait)
     return phase_end
 
 
 @njit(cache=True)
-def _multicast_phase(n_active, active_units, sel, unit_totals, tree_ptr, tree, tree_counts, flits, cost_shift,
-                     dst_shift, link_free, core_free, core_busy, e_next, head, tail, counters):
+def _multicast_phase(n_active, active_units, sel, spike_totals, tree_ptr, tree, flits, cost_shift, dst_shift,
+                     link_free, core_free, core_busy, e_next, head, tail, acc, counters):
     """Spike phase with in-network multicast: one packet per presynaptic unit.
 
     The packet's copies branch along its tree (:func:`multicast_trees`), whose
@@ -509,8 +515,8 @@ def _multicast_phase(n_active, active_units, sel, unit_totals, tree_ptr, tree, t
     (next event in the same calendar bucket) is indexed by edge.
     Returns the cycle the phase ends.
     """
-    n_synops = n_work = n_bytes = n_sent = n_roots = n_received = n_link_wait = n_core_wait = 0
-    n_local = n_x = n_y = 0
+    acc[:] = 0
+    n_received = n_link_wait = n_core_wait = 0
     link_mask = (1 << cost_shift) - 1
     cost_mask = (1 << (dst_shift - cost_shift)) - 1
     phase_end = 0
@@ -520,17 +526,11 @@ def _multicast_phase(n_active, active_units, sel, unit_totals, tree_ptr, tree, t
         u = active_units[a]
         choice = sel[u] - 1
         sel[u] = 0
-        n_synops += unit_totals[u, choice, 0]
-        n_work += unit_totals[u, choice, 1]
-        n_bytes += unit_totals[u, choice, 2]
-        n_local += tree_counts[u, choice, 0]
-        n_x += tree_counts[u, choice, 1]
-        n_y += tree_counts[u, choice, 2]
-        n_sent += tree_counts[u, choice, 3]
+        _add_spike(acc, spike_totals, u, choice)
         root = tree_ptr[3 * u + choice]
         if tree_ptr[3 * u + choice + 1] == root:
             continue
-        n_roots += 1  # a root is an injection link: never a leaf
+        # a root is an injection link: never a leaf
         hop = tree[root, 0]
         depart = _reserve(link_free, hop & link_mask, 0, flits)
         n_link_wait += depart
@@ -563,8 +563,7 @@ def _multicast_phase(n_active, active_units, sel, unit_totals, tree_ptr, tree, t
             e = e_next[e]
         head[now & ring] = -1  # the bucket is empty again (its tail is not read while its head is -1)
         now += 1
-    _add_counts(counters, n_synops, n_work, n_bytes, n_sent, n_roots, n_received, n_link_wait, n_core_wait,
-                n_local * flits, n_x * flits, n_y * flits)
+    _count_spikes(counters, acc, flits, n_received, n_link_wait, n_core_wait)
     return phase_end
 
 
@@ -624,11 +623,10 @@ def simulate_steps(
     out_ptr,
     units_per_layer_core,
     entry_table,
-    unit_totals,
+    spike_totals,
     route_hop,
     tree_ptr,
     tree,
-    tree_counts,
     p,
 ):
     """Replay timesteps ``step_begin <= s < step_end`` of tokens ``token_begin <= t < token_end``.
@@ -652,14 +650,15 @@ def simulate_steps(
         Per destination entry: its first position in ``route_hop``, then the packet's synapse
         cycles when the ff, rec or both projections are sent (-1: the entry has
         no synapse of them, so no packet).
-    unit_totals : int64 [n_units, 3, 6]
-        Per presynaptic unit and projections sent (ff, rec, both):
-        synops, synapse work, synapse bytes, local, x and y link traversals.
+    spike_totals : int64 [n_units, 3, N_SPIKE_TOTALS]
+        What one spike of a unit costs, per choice of projections sent (ff, rec, both):
+        synops, synapse work, synapse bytes, local, x and y link traversals,
+        packets delivered and packets injected (:func:`neurosim.engine.build.spike_totals`).
     route_hop : int32 or int64 [n_pair_positions + 1]
         The routes of every (source core, destination core) pair in use, one integer
         per position packed like ``route_info`` (:func:`neurosim.engine.build.pack_route_hops`),
         plus one padding entry; entries of the same pair share it.
-    tree_ptr, tree, tree_counts :
+    tree_ptr, tree :
         The multicast packet trees (:func:`multicast_trees`); empty with source replication.
     p : int64 [N_PARAMS]
 
@@ -694,6 +693,7 @@ def simulate_steps(
     tail = np.empty(0, dtype=np.int32)
     head = np.empty(0, dtype=np.int32)
     e_next = np.full(tree.shape[0], -1, dtype=np.int32)  # multicast: next event of a tree edge's bucket
+    acc = np.zeros(N_SPIKE_TOTALS, dtype=np.int64)  # the spike phase's totals (see _add_spike)
 
     for si in range(n_steps):
         s = step_begin + si
@@ -726,12 +726,12 @@ def simulate_steps(
                 rec = np.full(4 * (n_entries + 2 * n_buckets), -1, dtype=route_hop.dtype)
         if multicast:
             phase_end = _multicast_phase(
-                n_active, active_units, sel, unit_totals, tree_ptr, tree, tree_counts, flits, p[P_COST_SHIFT],
-                p[P_DST_SHIFT], link_free, core_free, core_busy, e_next, head, tail, counters)
+                n_active, active_units, sel, spike_totals, tree_ptr, tree, flits, p[P_COST_SHIFT], p[P_DST_SHIFT],
+                link_free, core_free, core_busy, e_next, head, tail, acc, counters)
         else:
             phase_end = _unicast_phase(
-                n_active, active_units, sel, out_ptr, entry_table, unit_totals, route_hop, flits,
-                p[P_COST_SHIFT], p[P_DST_SHIFT], link_free, core_free, core_busy, rec, tail, counters)
+                n_active, active_units, sel, out_ptr, entry_table, spike_totals, route_hop, flits,
+                p[P_COST_SHIFT], p[P_DST_SHIFT], link_free, core_free, core_busy, rec, tail, acc, counters)
         update_end = _update_phase(s, pipelined, token_begin, token_end, fired, fired_first_token, layer_offsets,
                                    gates, unit_core, units_per_layer_core, p, fired_on_core, update_cycles,
                                    core_busy, counters)
@@ -754,7 +754,7 @@ def bound_steps(
     gates,
     unit_core,
     units_per_layer_core,
-    bound_counts,
+    spike_totals,
     core_ptr,
     core_rows,
     link_ptr,
@@ -807,11 +807,11 @@ def bound_steps(
     input_into = np.zeros(n_cores, dtype=np.int64)
     input_injected = np.zeros(n_cores, dtype=np.int64)
     input_load = np.zeros(n_mesh, dtype=np.int64)
-    input_counts = np.zeros(8, dtype=np.int64)
+    input_acc = np.zeros(N_SPIKE_TOTALS, dtype=np.int64)
+    acc = np.zeros(N_SPIKE_TOTALS, dtype=np.int64)
     for u in range(n_inputs):
-        for j in range(8):
-            input_counts[j] += bound_counts[u, 0, j]
-        input_injected[unit_core[u]] += bound_counts[u, 0, 7]
+        _add_spike(input_acc, spike_totals, u, 0)
+        input_injected[unit_core[u]] += spike_totals[u, 0, 7]
         for r in range(core_ptr[3 * u], core_ptr[3 * u + 1]):
             input_into[core_rows[r] >> 48] += core_rows[r] & low48
         for r in range(link_ptr[3 * u], link_ptr[3 * u + 1]):
@@ -827,26 +827,19 @@ def bound_steps(
             into[:] = input_into
             injected[:] = input_injected
             load[:] = input_load
-            n_synops, n_work, n_bytes, n_local, n_x, n_y, n_sent, n_injected = input_counts
+            acc[:] = input_acc
             sel[:n_inputs] = 0
         else:
             into[:] = 0
             injected[:] = 0
             load[:] = 0
-            n_synops = n_work = n_bytes = n_sent = n_injected = n_local = n_x = n_y = 0
+            acc[:] = 0
         for a in range(first, n_active):
             u = active_units[a]
             choice = sel[u] - 1
             sel[u] = 0
-            n_synops += bound_counts[u, choice, 0]
-            n_work += bound_counts[u, choice, 1]
-            n_bytes += bound_counts[u, choice, 2]
-            n_local += bound_counts[u, choice, 3]
-            n_x += bound_counts[u, choice, 4]
-            n_y += bound_counts[u, choice, 5]
-            n_sent += bound_counts[u, choice, 6]
-            n_injected += bound_counts[u, choice, 7]
-            injected[unit_core[u]] += bound_counts[u, choice, 7]
+            _add_spike(acc, spike_totals, u, choice)
+            injected[unit_core[u]] += spike_totals[u, choice, 7]
             for r in range(core_ptr[3 * u + choice], core_ptr[3 * u + choice + 1]):
                 row = core_rows[r]
                 into[row >> 48] += row & low48  # packets << 32 | synapse cycles
@@ -864,8 +857,7 @@ def bound_steps(
             core_busy[c] += work
         for link in range(n_mesh):
             phase_end = max(phase_end, load[link] * flits)
-        _add_counts(counters, n_synops, n_work, n_bytes, n_sent, n_injected, n_sent, 0, 0, n_local * flits,
-                    n_x * flits, n_y * flits)
+        _count_spikes(counters, acc, flits, acc[6], 0, 0)
         update_end = _update_phase(s, pipelined, token_begin, token_end, fired, fired_first_token, layer_offsets,
                                    gates, unit_core, units_per_layer_core, p, fired_on_core, update_cycles,
                                    core_busy, counters)

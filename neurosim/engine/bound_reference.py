@@ -59,8 +59,7 @@ def bound_components(arrays: EngineArrays, arch: ChipArch, fired: np.ndarray, n_
     entry_unit = np.repeat(np.arange(n_units), np.diff(arrays.out_ptr))
     src_core = arrays.unit_core[entry_unit]
     lengths = np.diff(arrays.route_ptr)
-    latency = np.array([arrays.route_info[arrays.route_ptr[k]:arrays.route_ptr[k + 1], 1].sum()
-                        for k in range(entry_unit.size)], dtype=np.int64)
+    latency = np.add.reduceat(arrays.route_info[:, 1].astype(np.int64), arrays.route_ptr[:-1])  # routes are never empty
     first_in = np.full(n_cores, np.inf)
     first_out = np.full(n_cores, np.inf)
     work = np.zeros((3, n_units, n_cores))

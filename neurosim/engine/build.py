@@ -306,8 +306,7 @@ def bound_tables(arrays: EngineArrays, arch: ChipArch) -> BoundTables:
     multicast = arrays.params[K.P_MULTICAST] == 1
     lengths = np.diff(arrays.route_ptr)
     entry_unit = np.repeat(np.arange(n_units), np.diff(arrays.out_ptr))
-    route_latency = np.add.reduceat(arrays.route_info[:, 1].astype(np.int64), arrays.route_ptr[:-1]) \
-        if lengths.size else np.zeros(0, dtype=np.int64)
+    route_latency = np.add.reduceat(arrays.route_info[:, 1].astype(np.int64), arrays.route_ptr[:-1])
     big = np.iinfo(np.int64).max // 4
     first_in = np.full(n_cores, big, dtype=np.int64)
     first_out = np.full(n_cores, big, dtype=np.int64)

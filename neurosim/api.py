@@ -177,8 +177,9 @@ def run(
                              backend)
     trace = _as_trace(trace, tokens)
     if not isinstance(arch, ChipArch):
-        if check:
-            raise EngineError(f"check: {arch.name} is a GPU spec, modelled analytically; check is for chips")
+        if sample or check or backend != "numba":
+            raise EngineError(f"backend {backend!r}, sample {sample}, check {check}: {arch.name} is a GPU spec, "
+                              "modelled analytically over the whole trace; these apply to neuromorphic chips only")
         from neurosim.gpu import simulate_gpu
 
         return simulate_gpu(arch, trace, batch=batch, **gpu_options)

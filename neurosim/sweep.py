@@ -469,12 +469,14 @@ def run_group(points: list[Point]) -> list[dict]:
             else:
                 trace = _cached_trace(json.dumps(point.trace, sort_keys=True))
                 opts = point.options
-                sampling = {key: opts[key] for key in ("sample", "check")
-                            if opts.get(key) and isinstance(arch, ChipArch)}  # GPU points are modelled whole
-                if sampling:
-                    sampling.update(window=opts["window"], seed=opts["sample_seed"])
+                engine = {}  # GPU points are modelled whole, analytically: no engine options
+                if isinstance(arch, ChipArch):
+                    engine = {key: opts[key] for key in ("sample", "check") if opts.get(key)}
+                    if engine:
+                        engine.update(window=opts["window"], seed=opts["sample_seed"])
+                    engine["backend"] = opts["backend"]
                 result = run(arch, trace, tokens=point.trace["tokens"], policy=opts["policy"],
-                             min_cores=opts["min_cores"], backend=opts["backend"], **sampling)
+                             min_cores=opts["min_cores"], **engine)
                 if i == 0:
                     base_result = result
             row.update(result.to_flat_dict())

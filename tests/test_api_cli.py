@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -116,12 +117,17 @@ def test_cli_validate(files, capsys):
         (["run", "--arch", "{arch}", "--trace", "{trace}", "--policy", "zigzag"], "mapping policy: got 'zigzag'"),
         (["run", "--arch", "{arch}", "--trace", "{trace}", "--batch", "4"], "batch: got 4"),
         (["run", "--arch", "{arch}", "--trace", "{trace}", "--backend", "fpga"], "backend: got 'fpga'"),
+        (["run", "--arch", "{arch}", "--trace", "{trace}", "--check", "2"], "check: got 2 windows with backend"),
+        (["run", "--arch", "{arch}", "--trace", "{trace}", "--backend", "bound", "--check", "9", "--window", "8"],
+         "window: got 8 x check 9"),
+        (["run", "--arch", "{root}/arch_specs/gpu_a100.yaml", "--trace", "{trace}", "--sample", "2"], "is a GPU spec"),
     ],
 )
 def test_cli_errors_are_one_line(files, tmp_path, capsys, argv, message):
     """Bad input exits 2 with one line naming the field and the bad value."""
     arch_path, trace_path = files
-    argv = [a.format(arch=arch_path, trace=trace_path, tmp=tmp_path) for a in argv]
+    root = Path(__file__).resolve().parent.parent
+    argv = [a.format(arch=arch_path, trace=trace_path, tmp=tmp_path, root=root) for a in argv]
     assert main(argv) == 2
     err = capsys.readouterr().err.strip()
     assert message in err

@@ -111,6 +111,9 @@ def main(argv=None) -> int:
     arrays, build_s = _timed(build_arrays, net, mapping, arch)
     print(f"paper-size EGRU: {net.n_units} units on {mapping.cores_used} cores; mapping {map_s:.2f} s, "
           f"array build {build_s:.2f} s")
+    print(f"  routes: {arrays.out_core.size:,} destination entries share {np.unique(arrays.entry_table[:, 0]).size:,} "
+          f"(source core, destination core) pair routes, {arrays.route_hop.nbytes / 1e3:,.0f} KB "
+          f"(one copy per entry would be {arrays.route_info.shape[0] * arrays.route_hop.itemsize / 1e6:.1f} MB)")
     per_token = {}
     events_per_s = 0.0
     for T in lengths:

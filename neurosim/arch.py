@@ -49,14 +49,25 @@ class Cores(Frozen):
     row_header_bits: NonNegInt = 32  # per presynaptic row stored on a core (pointer/length)
     state_bits: Annotated[int, Field(ge=1, le=256)] = 16  # per compartment
     synops_per_cycle: PositiveFloat = 1.0
-    synapse_overhead_cycles: NonNegInt = 0  # per received packet
-    neuron_update_cycles_active: NonNegInt = 1  # per compartment
-    neuron_update_cycles_inactive: NonNegInt = 1
+    synapse_overhead_cycles: NonNegInt = 0  # per received packet: the receive cost
+    neuron_update_cycles_active: NonNegInt = 1  # per compartment of a unit that fired
+    neuron_update_cycles_inactive: NonNegInt = 1  # ... that neither fired nor received input
+    neuron_update_cycles_received: NonNegInt | None = None  # ... that received input but did not fire (None: inactive)
+    send_cycles_per_message: NonNegInt = 0  # at the source core, per message sent; messages leave in order
+    spike_cycles: NonNegInt = 0  # at the source core, per spiking unit, before its messages (spike generation)
+    send_receive: Literal["separate", "shared"] = "separate"  # shared: one processor sends first, then receives
     axon_entry_bytes: NonNegInt = 4  # routing-table entry read per packet sent
 
     @property
     def effective_index_bits(self) -> int:
         return self.index_bits or max(1, math.ceil(math.log2(self.neurons_per_core)))
+
+    @property
+    def update_cycles_received(self) -> int:
+        """Cycles per compartment of a unit that received input but did not fire."""
+        if self.neuron_update_cycles_received is None:
+            return self.neuron_update_cycles_inactive
+        return self.neuron_update_cycles_received
 
 
 class NoC(Frozen):
@@ -72,17 +83,56 @@ class NoC(Frozen):
     hop_y_latency_cycles: NonNegInt = 1
     local_latency_cycles: NonNegInt = 1  # injection and ejection between a core and its router
     multicast: Literal["source", "network"] = "source"
+    # wormhole: a hop costs the head flit + latency and the body's flits are paid once, on the last link
+    # (cut-through timing with unbounded buffers); store_and_forward: every hop costs all flits + latency
+    switching: Literal["wormhole", "store_and_forward"] = "wormhole"
 
     @property
     def flits_per_packet(self) -> int:
         return max(1, math.ceil((self.packet_header_bits + self.payload_bits) / self.flit_bits))
 
 
+class BarrierStep(Frozen):
+    """One row of a barrier table: up to ``routers`` routers in use, the barrier takes ``cycles``."""
+
+    routers: PositiveInt
+    cycles: NonNegInt
+
+
 class Barrier(Frozen):
-    """Per-timestep synchronisation: ``base + per_router * routers`` cycles."""
+    """Per-timestep synchronisation over the routers in use (routers hosting a used core).
+
+    ``base_cycles + per_router_cycles * routers``, or, with ``by_routers``, the cycles of the
+    first row whose ``routers`` is at least the routers in use (rows in increasing order; more
+    routers than the last row is an error at run time).
+    """
 
     base_cycles: NonNegInt = 0
     per_router_cycles: NonNegInt = 0
+    by_routers: tuple[BarrierStep, ...] | None = None
+
+    @model_validator(mode="after")
+    def _one_form(self) -> Barrier:
+        if self.by_routers is None:
+            return self
+        if not self.by_routers:
+            raise ValueError("by_routers: got an empty list; allowed: rows of {routers, cycles}")
+        if self.base_cycles or self.per_router_cycles:
+            raise ValueError("by_routers: given with base_cycles/per_router_cycles; allowed: one form or the other")
+        routers = [row.routers for row in self.by_routers]
+        if routers != sorted(set(routers)):
+            raise ValueError(f"by_routers: routers {routers}; allowed: strictly increasing")
+        return self
+
+    def cycles_for(self, routers: int) -> int:
+        """Barrier cycles with ``routers`` routers in use."""
+        if self.by_routers is None:
+            return self.base_cycles + self.per_router_cycles * routers
+        for row in self.by_routers:
+            if routers <= row.routers:
+                return row.cycles
+        raise SpecError(f"barrier.by_routers: {routers} routers in use; the table covers at most "
+                        f"{self.by_routers[-1].routers}")
 
 
 class EnergyTable(Frozen):
@@ -90,14 +140,20 @@ class EnergyTable(Frozen):
 
     synop: NonNegFloat
     synapse_read_per_byte: NonNegFloat = 0.0
-    neuron_update_active: NonNegFloat
-    neuron_update_inactive: NonNegFloat
+    neuron_update_active: NonNegFloat  # per compartment update of a unit that fired
+    neuron_update_inactive: NonNegFloat  # ... that neither fired nor received input
+    neuron_update_received: NonNegFloat | None = None  # ... that received input but did not fire (None: inactive)
+    spike_generation: NonNegFloat = 0.0  # per spiking unit (each spike a unit sends), at the source core
     state_access_per_byte: NonNegFloat = 0.0
     spike_out: NonNegFloat = 0.0  # per packet injected
     axon_read_per_byte: NonNegFloat = 0.0
     hop_x_per_flit: NonNegFloat = 0.0
     hop_y_per_flit: NonNegFloat = 0.0
     barrier: NonNegFloat = 0.0  # per barrier
+
+    @property
+    def update_received(self) -> float:
+        return self.neuron_update_inactive if self.neuron_update_received is None else self.neuron_update_received
 
 
 class ChipArch(Frozen):
@@ -131,7 +187,12 @@ class ChipArch(Frozen):
 
     @property
     def barrier_cycles(self) -> int:
-        return self.barrier.base_cycles + self.barrier.per_router_cycles * self.n_routers
+        """Barrier cycles with every router in use."""
+        return self.barrier_cycles_for(self.n_routers)
+
+    def barrier_cycles_for(self, routers: int) -> int:
+        """Barrier cycles with ``routers`` routers in use."""
+        return self.barrier.cycles_for(routers)
 
     @property
     def cycle_s(self) -> float:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from neurosim.arch import ChipArch
 
 COMPONENTS = (
+    "spike_generation",
     "synapse",
     "synapse_memory",
     "neuron_update",
@@ -29,7 +30,7 @@ def memory_bytes(counts: dict, arch: ChipArch) -> dict[str, float]:
     - ``neuron_state``: every compartment update reads and writes ``state_bits``
     - ``axon_table``: one routing-table entry read per packet sent
     """
-    updates = counts["updates_active"] + counts["updates_inactive"]
+    updates = counts["updates_active"] + counts.get("updates_received", 0) + counts["updates_inactive"]
     return {
         "synapse_memory": float(counts["synapse_bytes"]),
         "neuron_state": float(updates * 2 * arch.cores.state_bits / 8),
@@ -43,9 +44,11 @@ def energy_breakdown_pj(counts: dict, arch: ChipArch) -> dict[str, float]:
     mem = memory_bytes(counts, arch)
     seconds = counts["total_cycles"] * arch.cycle_s
     return {
+        "spike_generation": counts["spikes"] * e.spike_generation,
         "synapse": counts["synops"] * e.synop,
         "synapse_memory": mem["synapse_memory"] * e.synapse_read_per_byte,
         "neuron_update": counts["updates_active"] * e.neuron_update_active
+        + counts.get("updates_received", 0) * e.update_received
         + counts["updates_inactive"] * e.neuron_update_inactive,
         "neuron_state": mem["neuron_state"] * e.state_access_per_byte,
         "spike_out": counts["packets_injected"] * e.spike_out,

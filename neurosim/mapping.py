@@ -80,6 +80,11 @@ class Mapping:
     def cores_used(self) -> int:
         return int((self.compartments_per_core > 0).sum())
 
+    def routers_in_use(self, arch: ChipArch) -> int:
+        """Routers that host at least one used core (the barrier's extent)."""
+        used = np.flatnonzero(self.compartments_per_core > 0)
+        return int(np.unique(used // arch.cores.cores_per_router).size)
+
 
 class _CoreFill:
     """Running totals of one core while units are added in order."""

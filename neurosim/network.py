@@ -58,6 +58,15 @@ class Network:
         return self.input_size + np.concatenate([[0], np.cumsum(self.hidden_sizes)]).astype(np.int64)
 
     @property
+    def n_event_layers(self) -> int:
+        """Layers whose units fire (all of them; a readout population would come after)."""
+        return len(self.hidden_sizes)
+
+    def layer_gates(self) -> np.ndarray:
+        """Compartments per unit of each layer, int64 [L]."""
+        return np.full(self.n_layers, self.gates, dtype=np.int64)
+
+    @property
     def n_units(self) -> int:
         return int(self.layer_offsets[-1])
 

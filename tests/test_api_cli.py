@@ -42,8 +42,9 @@ def test_energy_is_counts_times_table(files):
     seconds = c["total_cycles"] / TINY_ARCH["clock_hz"]
     by_hand = (
         c["synops"] * e["synop"] + c["synapse_bytes"] * e["synapse_read_per_byte"]
-        + c["updates_active"] * e["neuron_update_active"] + c["updates_inactive"] * e["neuron_update_inactive"]
-        + (c["updates_active"] + c["updates_inactive"]) * 2 * 16 / 8 * e["state_access_per_byte"]
+        + c["updates_active"] * e["neuron_update_active"]
+        + (c["updates_received"] + c["updates_inactive"]) * e["neuron_update_inactive"]  # received: inactive's pJ
+        + (c["updates_active"] + c["updates_received"] + c["updates_inactive"]) * 2 * 16 / 8 * e["state_access_per_byte"]
         + c["packets_injected"] * e["spike_out"] + c["packets_sent"] * 4 * e["axon_read_per_byte"]
         + c["flit_hops_x"] * e["hop_x_per_flit"] + c["flit_hops_y"] * e["hop_y_per_flit"]
         + c["barriers"] * e["barrier"] + TINY_ARCH["static_power_w"] * seconds * 1e12

@@ -10,7 +10,8 @@ import pytest
 from conftest import make_arch
 
 from neurosim.engine import EngineError, build, simulate
-from neurosim.engine import kernels as K
+from neurosim.engine import layout as K
+from neurosim.engine.routes import route
 from neurosim.mapping import map_network
 from neurosim.network import build_network
 from neurosim.trace import LayerTrace, synops_per_step, synthetic
@@ -177,7 +178,8 @@ def test_events_drive_updates_exactly(small_trace):
     events = sum(int(layer.events.sum()) for layer in small_trace.layers)
     units = sum(small_trace.hidden_sizes) * small_trace.n_tokens
     assert run.counts["updates_active"] == small_trace.gates * events
-    assert run.counts["updates_active"] + run.counts["updates_inactive"] == small_trace.gates * units
+    assert (run.counts["updates_active"] + run.counts["updates_received"] + run.counts["updates_inactive"]
+            == small_trace.gates * units)
     assert isinstance(small_trace.layers[0], LayerTrace)
 
 
@@ -263,7 +265,7 @@ def test_packed_route_hops_round_trip(cores, mesh, wide):
     pairs = set(zip(src.tolist(), arrays.out_core.tolist()))
     assert len(set(arrays.entry_table[:, 0].tolist())) == len(pairs)
     path = np.empty(4 + 2 * mesh, dtype=np.int64)
-    assert arrays.route_hop.shape[0] - 1 == sum(K.route(s, d, arrays.params, path) for s, d in pairs)
+    assert arrays.route_hop.shape[0] - 1 == sum(route(s, d, arrays.params, path) for s, d in pairs)
     if wide:  # the 64-bit kernel agrees with the reference too
         fast = simulate(trace, network, mapping, arch, arrays=arrays)
         ref = simulate(trace, network, mapping, arch, backend="simpy")
@@ -367,3 +369,125 @@ def test_bound_backend_on_the_grid(multicast, pipeline, fmt, policy):
     components = bound_components(build_arrays(network, mapping, arch), arch, build.fired_matrix(trace),
                                   trace.n_tokens)
     assert components.max(axis=0).sum() == bound.counts["spike_phase_cycles"]
+
+
+# ----------------------------------------------------------------------------- send side, switching, updates
+
+NEW_RULES = dict(cores__send_cycles_per_message=3, cores__spike_cycles=2, cores__neuron_update_cycles_received=2,
+                 noc__payload_bits=32)
+
+
+@pytest.mark.parametrize("multicast, pipeline, fmt, policy", GRID[::2])
+@pytest.mark.parametrize("send_receive, switching", [("separate", "wormhole"), ("shared", "store_and_forward"),
+                                                     ("shared", "wormhole")])
+def test_numba_matches_simpy_with_send_costs(multicast, pipeline, fmt, policy, send_receive, switching):
+    """With send, spike-generation and receive-state costs on, both engines still agree cycle for cycle."""
+    trace = synthetic([20, 14, 9], input_size=8, activity=0.35, weight_sparsity=0.5, tokens=6, seed=11)
+    arch = make_arch(noc__multicast=multicast, cores__synapse_format=fmt, pipeline=pipeline,
+                     cores__send_receive=send_receive, noc__switching=switching, **NEW_RULES)
+    network = build_network(trace)
+    mapping = map_network(network, arch, policy=policy, min_cores=8)
+    fast = simulate(trace, network, mapping, arch)
+    ref = simulate(trace, network, mapping, arch, backend="simpy")
+    assert fast.counts == ref.counts
+    assert fast.counts["send_cycles"] > 0 and fast.counts["updates_received"] > 0
+    np.testing.assert_array_equal(fast.step_cycles, ref.step_cycles)
+    np.testing.assert_array_equal(fast.core_busy_cycles, ref.core_busy_cycles)
+
+
+def _one_packet(**changes):
+    """One input unit on core 0 sends one synapse to one unit on core 7 (2 x 2 mesh, 2 cores per router)."""
+    from neurosim.mapping import Mapping
+    from neurosim.trace import Trace
+
+    gates = 3
+    layer = LayerTrace(events=np.zeros((1, 1), dtype=bool), w_in_mask=np.array([[True, False, False]]),
+                       w_rec_mask=np.zeros((1, gates), dtype=bool))
+    base = synthetic([1], input_size=1, activity=0.0, weight_sparsity=0.0, tokens=1, gates=gates, seed=0)
+    trace = replace(base, layers=(layer,), name="one_packet")
+    arch = make_arch(**changes)
+    network = build_network(trace)
+    comp = np.zeros(arch.cores.count, dtype=np.int64)
+    comp[[0, 7]] = [1, gates]
+    mapping = Mapping("contiguous", np.array([0, 7]), arch.cores.count, comp, np.zeros(arch.cores.count, np.int64))
+    return trace, network, mapping, arch
+
+
+@pytest.mark.parametrize("switching", ["wormhole", "store_and_forward"])
+@pytest.mark.parametrize("payload_bits, send, spike", [(0, 0, 0), (32, 0, 0), (96, 5, 7)])
+def test_zero_load_latency_follows_the_closed_form(switching, payload_bits, send, spike):
+    """A lone packet of F flits over H links: wormhole pays sum(1 + latency) + F - 1, store-and-forward
+    sum(F + latency); the send work comes first and the synapse work after."""
+    trace, network, mapping, arch = _one_packet(noc__switching=switching, noc__payload_bits=payload_bits,
+                                                cores__send_cycles_per_message=send, cores__spike_cycles=spike)
+    F = arch.noc.flits_per_packet
+    lat = [arch.noc.local_latency_cycles, arch.noc.hop_x_latency_cycles, arch.noc.hop_y_latency_cycles,
+           arch.noc.local_latency_cycles]  # inject, east, north, eject
+    network_cycles = sum(1 + x for x in lat) + F - 1 if switching == "wormhole" else sum(F + x for x in lat)
+    synapse = arch.cores.synapse_overhead_cycles + 2  # one synop at 0.5 per cycle
+    for backend in ("numba", "simpy", "bound"):
+        run = simulate(trace, network, mapping, arch, backend=backend)
+        assert run.counts["spike_phase_cycles"] == spike + send + network_cycles + synapse, backend
+        assert run.counts["barrier_cycles"] == 5 + 1 * 2  # base + per router x the 2 routers in use
+        assert run.counts["updates_received"] == 3 and run.counts["updates_active"] == 0
+
+
+def test_a_core_sends_its_messages_one_after_another():
+    """n messages from one core: the last leaves after spike + n x send cycles; the phase ends when it is
+    processed, and the send work counts as the core's busy time."""
+    trace = synthetic([40], input_size=1, activity=0.0, weight_sparsity=0.0, tokens=1, gates=3, seed=0)
+    arch = make_arch(cores__send_cycles_per_message=50, cores__spike_cycles=20, cores__neurons_per_core=16)
+    network = build_network(trace)
+    mapping = map_network(network, arch, min_cores=8)
+    run = simulate(trace, network, mapping, arch)
+    n = run.counts["packets_sent"]
+    assert n == mapping.cores_used  # the input unit sends one message to every core of layer 0, its own too
+    assert run.counts["send_cycles"] == 20 + 50 * n
+    assert run.counts["spike_phase_cycles"] > 20 + 50 * n
+    assert run.core_busy_cycles[mapping.unit_core[0]] >= 20 + 50 * n
+    assert run.counts == simulate(trace, network, mapping, arch, backend="simpy").counts
+
+
+@pytest.mark.parametrize("multicast", ["source", "network"])
+def test_a_shared_processor_is_never_faster(multicast):
+    """Receiving after one's own sends (one processor) never ends a step sooner than separate units."""
+    trace = synthetic([30, 20], input_size=8, activity=0.4, weight_sparsity=0.4, tokens=6, seed=5)
+    network = build_network(trace)
+    steps = {}
+    for mode in ("separate", "shared"):
+        arch = make_arch(noc__multicast=multicast, cores__send_receive=mode, cores__send_cycles_per_message=4)
+        steps[mode] = simulate(trace, network, map_network(network, arch, min_cores=8), arch).step_cycles
+    assert (steps["shared"] >= steps["separate"]).all() and (steps["shared"] > steps["separate"]).any()
+
+
+def test_received_updates_equal_an_independent_count():
+    """Units that received input but did not fire: a numpy count over the masks and the events."""
+    trace = synthetic([20, 14], input_size=6, activity=0.2, weight_sparsity=0.8, tokens=8, seed=2)
+    network = build_network(trace)
+    arch = make_arch()
+    run = simulate(trace, network, map_network(network, arch, min_cores=4), arch)
+    g = trace.gates
+    want = 0
+    for l, layer in enumerate(trace.layers):
+        H = layer.hidden_size
+        ff = layer.w_in_mask.reshape(-1, g, H).any(axis=1)
+        rec = layer.w_rec_mask.reshape(H, g, H).any(axis=1)
+        src = np.ones((trace.n_tokens, ff.shape[0]), bool) if l == 0 else trace.layers[l - 1].events
+        got = (src.astype(int) @ ff.astype(int)) > 0
+        got[1:] |= (layer.events[:-1].astype(int) @ rec.astype(int)) > 0
+        want += int((got & ~layer.events).sum())
+    assert run.counts["updates_received"] == g * want > 0
+
+
+def test_barrier_table_by_routers_in_use():
+    """A by_routers table gives the barrier of the first row covering the routers in use."""
+    table = {"by_routers": [{"routers": 1, "cycles": 100}, {"routers": 3, "cycles": 250}, {"routers": 4, "cycles": 400}]}
+    trace = synthetic([20], input_size=4, activity=0.3, weight_sparsity=0.5, tokens=3, seed=1)
+    network = build_network(trace)
+    for min_cores, want in ((1, 100), (5, 250), (8, 400)):
+        arch = make_arch(barrier=table, cores__neurons_per_core=64)
+        mapping = map_network(network, arch, min_cores=min_cores)
+        routers = mapping.routers_in_use(arch)
+        assert arch.barrier_cycles_for(routers) == want
+        run = simulate(trace, network, mapping, arch)
+        assert run.counts["barrier_cycles"] == want * run.step_cycles.size

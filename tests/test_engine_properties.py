@@ -33,6 +33,12 @@ cases = st.fixed_dictionaries(
         "overhead": st.integers(0, 3),
         "min_cores": st.integers(1, 8),
         "policy": st.sampled_from(["contiguous", "balanced"]),
+        "send": st.integers(0, 6),
+        "spike": st.integers(0, 6),
+        "received": st.integers(0, 5),
+        "send_receive": st.sampled_from(["separate", "shared"]),
+        "switching": st.sampled_from(["wormhole", "store_and_forward"]),
+        "barrier_table": st.booleans(),
     }
 )
 
@@ -46,7 +52,11 @@ def _build(c):
         noc__hop_x_latency_cycles=c["hop_x"], noc__hop_y_latency_cycles=c["hop_y"],
         noc__local_latency_cycles=c["local"], cores__synapse_format=c["fmt"], cores__synops_per_cycle=c["spc"],
         cores__synapse_overhead_cycles=c["overhead"], cores__neurons_per_core=256,
-        cores__synapse_memory_bytes=1 << 20, pipeline=c["pipeline"],
+        cores__synapse_memory_bytes=1 << 20, pipeline=c["pipeline"], cores__send_cycles_per_message=c["send"],
+        cores__spike_cycles=c["spike"], cores__neuron_update_cycles_received=c["received"],
+        cores__send_receive=c["send_receive"], noc__switching=c["switching"],
+        **({"barrier": {"by_routers": [{"routers": 1, "cycles": 7}, {"routers": 4, "cycles": 19}]}}
+           if c["barrier_table"] else {}),
     )
     network = build_network(trace)
     return trace, network, map_network(network, arch, policy=c["policy"], min_cores=c["min_cores"]), arch

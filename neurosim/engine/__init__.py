@@ -5,7 +5,7 @@ SimPy model (``backend="simpy"``); both return an :class:`EngineRun` whose
 integer counters and cycles must agree exactly. ``backend="bound"`` replays no
 packets: its counts are the exact ones (but the wait cycles, which it does not
 report), and each timestep's spike phase is a lower bound of the exact one
-(:func:`neurosim.engine.kernels.bound_steps`), within 0.5% of it on the shipped
+(:func:`neurosim.engine.bound.bound_steps`), within 0.5% of it on the shipped
 chips (``benchmarks/bound_vs_exact.py``) at a fraction of the cost.
 """
 
@@ -17,14 +17,23 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from neurosim.arch import ChipArch
-from neurosim.engine import kernels as K
-from neurosim.engine.build import EngineArrays, bound_tables, build_arrays, fired_matrix, step_range
+from neurosim.engine import layout as K
+from neurosim.engine.bound import bound_steps
+from neurosim.engine.build import (
+    EngineArrays,
+    bound_tables,
+    build_arrays,
+    fired_matrix,
+    received_matrix,
+    step_range,
+)
+from neurosim.engine.layout import WAIT_COUNTERS
+from neurosim.engine.steps import simulate_steps
 from neurosim.mapping import Mapping
 from neurosim.network import Network
 from neurosim.trace import Trace
 
 BACKENDS = ("numba", "simpy", "bound")
-WAIT_COUNTERS = ("link_wait_cycles", "core_wait_cycles")  # need the packet replay: not in a "bound" run
 
 
 class EngineError(ValueError):
@@ -81,8 +90,8 @@ def run_kernel(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Run a Numba kernel over the step range of the tokens, optionally in chunks of steps.
 
-    ``backend`` "numba" runs the exact replay (:func:`~neurosim.engine.kernels.simulate_steps`),
-    "bound" the lower bound (:func:`~neurosim.engine.kernels.bound_steps`, needs ``arrays.bound``).
+    ``backend`` "numba" runs the exact replay (:func:`~neurosim.engine.steps.simulate_steps`),
+    "bound" the lower bound (:func:`~neurosim.engine.bound.bound_steps`, needs ``arrays.bound``).
 
     ``steps`` restricts the run to a sub-range of timesteps (default: all steps
     of the token range). Timesteps are independent once the trace is known
@@ -115,18 +124,20 @@ def run_kernel(
 
     def one_chunk(job):
         a, b, first_tok, fired = job
+        received = received_matrix(arrays, fired)
         if backend == "bound":
             t = arrays.bound
-            return K.bound_steps(
-                fired, first_tok, token_begin, token_end, a, b,
-                arrays.layer_offsets, arrays.gates, arrays.unit_core, arrays.units_per_layer_core,
-                arrays.spike_totals, t.core_ptr, t.core_rows, t.link_ptr, t.link_rows, t.first_in, t.first_out,
-                arrays.params,
+            return bound_steps(
+                fired, received, first_tok, token_begin, token_end, a, b,
+                arrays.layer_offsets, arrays.layer_gates, arrays.n_event_layers, arrays.unit_core,
+                arrays.units_per_layer_core, arrays.spike_totals, t.core_ptr, t.core_rows, t.link_ptr, t.link_rows,
+                t.first_in, t.first_out, arrays.params,
             )
-        return K.simulate_steps(
-            fired, first_tok, token_begin, token_end, a, b,
-            arrays.layer_offsets, arrays.gates, arrays.unit_core, arrays.out_ptr, arrays.units_per_layer_core,
-            arrays.entry_table, arrays.spike_totals, arrays.route_hop, arrays.tree_ptr, arrays.tree, arrays.params,
+        return simulate_steps(
+            fired, received, first_tok, token_begin, token_end, a, b,
+            arrays.layer_offsets, arrays.layer_gates, arrays.n_event_layers, arrays.unit_core, arrays.out_ptr,
+            arrays.units_per_layer_core, arrays.entry_table, arrays.spike_totals, arrays.route_hop, arrays.tree_ptr,
+            arrays.tree, arrays.params,
         )
 
     if threads > 1 and len(starts) > 1:

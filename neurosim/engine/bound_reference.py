@@ -1,4 +1,4 @@
-"""A plain numpy twin of :func:`neurosim.engine.kernels.bound_steps` (the spike-phase lower bounds).
+"""A plain numpy twin of :func:`neurosim.engine.bound.bound_steps` (the spike-phase lower bounds).
 
 It starts from the per-entry arrays of :func:`neurosim.engine.build.build_arrays`
 (destination core, synapse cycles and route of every (presynaptic unit,
@@ -13,10 +13,10 @@ from __future__ import annotations
 import numpy as np
 
 from neurosim.arch import ChipArch
-from neurosim.engine import kernels as K
+from neurosim.engine import layout as K
 from neurosim.engine.build import EngineArrays, link_classes, step_range
 
-BOUNDS = ("core work", "ejection", "injection", "links")
+BOUNDS = ("sends", "core work", "ejection", "injection", "links")
 
 
 def senders(fired: np.ndarray, layer_offsets: np.ndarray, n_tokens: int, pipelined: bool) -> np.ndarray:
@@ -59,13 +59,16 @@ def bound_components(arrays: EngineArrays, arch: ChipArch, fired: np.ndarray, n_
     entry_unit = np.repeat(np.arange(n_units), np.diff(arrays.out_ptr))
     src_core = arrays.unit_core[entry_unit]
     lengths = np.diff(arrays.route_ptr)
-    latency = np.add.reduceat(arrays.route_info[:, 1].astype(np.int64), arrays.route_ptr[:-1])  # routes are never empty
+    latency = np.add.reduceat(arrays.route_info[:, K.ROUTE_COST].astype(np.int64),
+                              arrays.route_ptr[:-1])  # routes are never empty
     first_in = np.full(n_cores, np.inf)
     first_out = np.full(n_cores, np.inf)
     work = np.zeros((3, n_units, n_cores))
     received = np.zeros((3, n_units, n_cores))
     injected = np.zeros((3, n_units, n_cores))
     load = np.zeros((3, n_units, links))
+    spiking = np.zeros((3, n_units, n_cores))  # one per sending unit, at its core
+    spiking[:, np.arange(n_units), arrays.unit_core] = 1
     for choice in range(3):
         cols = [0, 1] if choice == 2 else [choice]
         has = arrays.out_synops[:, cols].sum(axis=1) > 0
@@ -85,10 +88,17 @@ def bound_components(arrays: EngineArrays, arch: ChipArch, fired: np.ndarray, n_
                 np.add.at(load[choice, u], np.concatenate(routes), 1)
     sel = senders(fired, arrays.layer_offsets, n_tokens, arrays.params[K.P_PIPELINED] == 1)
     w, r, i = _per_step(sel, work), _per_step(sel, received), _per_step(sel, injected)
+    spike_cycles, send_cycles = arch.cores.spike_cycles, arch.cores.send_cycles_per_message
+    spikers = _per_step(sel, spiking)
+    spikers_with_packet = _per_step(sel, spiking * (injected > 0))
+    sends = spike_cycles * spikers + send_cycles * i
     fin, fout = np.where(np.isfinite(first_in), first_in, 0), np.where(np.isfinite(first_out), first_out, 0)
+    start = np.maximum(fin, sends) if arch.cores.send_receive == "shared" else fin + 0 * sends
+    last_ready = spike_cycles * spikers_with_packet + send_cycles * i
     return np.stack([
-        np.where(r > 0, fin + w, 0).max(axis=1, initial=0),
+        sends.max(axis=1, initial=0),
+        np.where(r > 0, start + w, 0).max(axis=1, initial=0),
         np.where(r > 0, fin + (r - 1) * flits, 0).max(axis=1, initial=0),
-        np.where(i > 0, (i - 1) * flits + fout, 0).max(axis=1, initial=0),
-        (_per_step(sel, load)[:, 2 * n_cores:] * flits).max(axis=1, initial=0),
+        np.where(i > 0, np.maximum((i - 1) * flits, last_ready) + fout, 0).max(axis=1, initial=0),
+        (_per_step(sel, load)[:, K.first_mesh_link(n_cores):] * flits).max(axis=1, initial=0),
     ])

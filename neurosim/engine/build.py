@@ -8,18 +8,22 @@ from fractions import Fraction
 import numpy as np
 
 from neurosim.arch import ChipArch
-from neurosim.engine import kernels as K
+from neurosim.engine import layout as K
+from neurosim.engine.routes import entry_routes, multicast_trees
 from neurosim.mapping import Mapping, row_bits
-from neurosim.network import Network
+from neurosim.network import FF, Network
 from neurosim.trace import Trace
 
 
 @dataclass(frozen=True)
 class EngineArrays:
-    """Everything :func:`neurosim.engine.kernels.simulate_steps` takes but the events."""
+    """Everything :func:`neurosim.engine.steps.simulate_steps` takes but the events."""
 
     layer_offsets: np.ndarray
-    gates: int
+    layer_gates: np.ndarray  # int64 [L]: compartments per unit of each layer
+    n_event_layers: int  # layers whose units fire (the rest: the readout)
+    receive_masks: tuple  # per layer: (ff [n_pre, H] float32 or None for dense input, rec [H, H] float32 or None)
+    input_reach: np.ndarray  # uint8 [H_0]: layer-0 units with a nonzero input weight
     unit_core: np.ndarray
     out_ptr: np.ndarray
     out_core: np.ndarray
@@ -46,19 +50,24 @@ def synops_per_cycle_fraction(value: float) -> Fraction:
     return Fraction(value).limit_denominator(1_000_000)
 
 
-def kernel_params(arch: ChipArch) -> np.ndarray:
+def kernel_params(arch: ChipArch, routers_in_use: int) -> np.ndarray:
+    """The integer parameter vector (``P_*`` of :mod:`neurosim.engine.layout`) of ``arch``."""
     p = np.zeros(K.N_PARAMS, dtype=np.int64)
     spc = synops_per_cycle_fraction(arch.cores.synops_per_cycle)
     p[K.P_FLITS] = arch.noc.flits_per_packet
     p[K.P_HOP_X_LAT] = arch.noc.hop_x_latency_cycles
     p[K.P_HOP_Y_LAT] = arch.noc.hop_y_latency_cycles
     p[K.P_LOCAL_LAT] = arch.noc.local_latency_cycles
-    p[K.P_OVERHEAD] = arch.cores.synapse_overhead_cycles
+    p[K.P_RECEIVE] = arch.cores.synapse_overhead_cycles
     p[K.P_SPC_NUM] = spc.numerator
     p[K.P_SPC_DEN] = spc.denominator
     p[K.P_UPD_ACTIVE] = arch.cores.neuron_update_cycles_active
     p[K.P_UPD_INACTIVE] = arch.cores.neuron_update_cycles_inactive
-    p[K.P_BARRIER] = arch.barrier_cycles
+    p[K.P_UPD_RECEIVED] = arch.cores.update_cycles_received
+    p[K.P_SEND] = arch.cores.send_cycles_per_message
+    p[K.P_SPIKE] = arch.cores.spike_cycles
+    p[K.P_SHARED_CORE] = 1 if arch.cores.send_receive == "shared" else 0
+    p[K.P_BARRIER] = arch.barrier_cycles_for(routers_in_use)
     p[K.P_MESH_X] = arch.noc.mesh_x
     p[K.P_MESH_Y] = arch.noc.mesh_y
     p[K.P_CORES_PER_ROUTER] = arch.cores.cores_per_router
@@ -113,16 +122,18 @@ def build_arrays(network: Network, mapping: Mapping, arch: ChipArch, bound: bool
     units_per_layer_core = np.zeros((network.n_layers, n_cores), dtype=np.int64)
     for l in range(network.n_layers):
         units_per_layer_core[l] = np.bincount(unit_core[offs[l] : offs[l + 1]], minlength=n_cores)
-    params = kernel_params(arch)
-    route_ptr, route_links = K.entry_routes(out_ptr, out_core, unit_core.astype(np.int64), params)
+    params = kernel_params(arch, mapping.routers_in_use(arch))
+    route_ptr, route_links = entry_routes(out_ptr, out_core, unit_core.astype(np.int64), params)
     route_entry = np.repeat(np.arange(n, dtype=np.int64), np.diff(route_ptr))
     link_class = link_classes(arch)[route_links]  # 0 local, 1 x, 2 y
     latency = np.array([arch.noc.local_latency_cycles, arch.noc.hop_x_latency_cycles, arch.noc.hop_y_latency_cycles])
     route_info = np.empty((route_links.shape[0], 3), dtype=np.int32)
-    route_info[:, 0] = route_links
-    route_info[:, 1] = arch.noc.flits_per_packet + latency[link_class]
-    route_info[:, 2] = -1
-    route_info[route_ptr[1:] - 1, 2] = out_core
+    route_info[:, K.ROUTE_LINK] = route_links
+    last = np.zeros(route_links.shape[0], dtype=bool)
+    last[route_ptr[1:] - 1] = True  # the ejection link: the whole packet has arrived after it
+    route_info[:, K.ROUTE_COST] = np.where(last, arch.noc.flits_per_packet, head_cycles(arch)) + latency[link_class]
+    route_info[:, K.ROUTE_DST] = -1
+    route_info[route_ptr[1:] - 1, K.ROUTE_DST] = out_core
     route_hops = np.zeros((n, 3), dtype=np.int64)
     np.add.at(route_hops, (route_entry, link_class), 1)
     spc = synops_per_cycle_fraction(arch.cores.synops_per_cycle)
@@ -142,17 +153,20 @@ def build_arrays(network: Network, mapping: Mapping, arch: ChipArch, bound: bool
         assert shifts == [cost_shift, dst_shift], "pair routes and all routes pack differently"
         # tree rows hold packed hops, cycles and edge ids: one integer type for all three
         tree_width = np.result_type(width, np.int64 if 3 * int(route_ptr[-1]) >= 2**31 else np.int32)
-        tree_ptr, tree, tree_counts = K.multicast_trees(out_ptr, route_ptr, route_info, every_hop.astype(tree_width),
-                                                        out_synops, out_cycles, n_cores, len(link_classes(arch)))
+        tree_ptr, tree, tree_counts = multicast_trees(out_ptr, route_ptr, route_info, every_hop.astype(tree_width),
+                                                      out_synops, out_cycles, link_classes(arch))
         # one packet per spike, whose copies cross the tree's links once each
-        spike_totals[:, :, 3:6] = tree_counts[:, :, :3]
-        spike_totals[:, :, 7] = spike_totals[:, :, 6] > 0
+        spike_totals[:, :, K.ST_LINKS] = tree_counts[:, :, K.LINK_LOCAL:K.LINK_Y + 1]
+        spike_totals[:, :, K.ST_INJECTED] = spike_totals[:, :, K.ST_DELIVERED] > 0
     else:
-        tree_ptr = np.zeros(3 * network.n_units + 1, dtype=np.int64)
-        tree = np.zeros((0, 4), dtype=width)
+        tree_ptr = np.zeros(K.N_CHOICES * network.n_units + 1, dtype=np.int64)
+        tree = np.zeros((0, K.TREE_COLUMNS), dtype=width)
     arrays = EngineArrays(
         layer_offsets=offs.astype(np.int64),
-        gates=int(network.gates),
+        layer_gates=network.layer_gates(),
+        n_event_layers=network.n_event_layers,
+        receive_masks=receive_masks(network),
+        input_reach=input_reach(network),
         unit_core=unit_core.astype(np.int64),
         out_ptr=out_ptr,
         out_core=out_core,
@@ -205,7 +219,7 @@ def pack_route_hops(route_info: np.ndarray, n_links: int, n_cores: int) -> tuple
     kernel may read one position past a route's end. Returns (packed, cost_shift, dst_shift).
     """
     link_bits = max(1, int(n_links - 1).bit_length())
-    cost_bits = max(1, int(route_info[:, 1].max(initial=0)).bit_length())
+    cost_bits = max(1, int(route_info[:, K.ROUTE_COST].max(initial=0)).bit_length())
     dst_bits = max(1, int(n_cores).bit_length())
     total = link_bits + cost_bits + dst_bits
     if total > 63:
@@ -213,7 +227,8 @@ def pack_route_hops(route_info: np.ndarray, n_links: int, n_cores: int) -> tuple
     dtype = np.int32 if total <= 31 else np.int64
     packed = np.zeros(route_info.shape[0] + 1, dtype=dtype)
     info = route_info.astype(np.int64)
-    packed[:-1] = info[:, 0] | (info[:, 1] << link_bits) | ((info[:, 2] + 1) << (link_bits + cost_bits))
+    packed[:-1] = (info[:, K.ROUTE_LINK] | (info[:, K.ROUTE_COST] << link_bits)
+                   | ((info[:, K.ROUTE_DST] + 1) << (link_bits + cost_bits)))
     return packed, link_bits, link_bits + cost_bits
 
 
@@ -240,25 +255,30 @@ def packet_tables(out_ptr, first_position, out_synops, out_work, out_bytes, out_
     syn3, work3, bytes3 = per_choice(out_synops), per_choice(out_work), per_choice(out_bytes)
     has = syn3 > 0
     dtype = np.int32 if max(int(first_position[-1]), int(out_cycles.max(initial=0))) < 2**31 else np.int64
-    entry_table = np.empty((n_entries, 4), dtype=dtype)
-    entry_table[:, 0] = first_position[:-1]
-    entry_table[:, 1:] = np.where(has, out_cycles, -1)
+    entry_table = np.empty((n_entries, K.ENTRY_CYCLES + K.N_CHOICES), dtype=dtype)
+    entry_table[:, K.ENTRY_FIRST_POSITION] = first_position[:-1]
+    entry_table[:, K.ENTRY_CYCLES:] = np.where(has, out_cycles, -1)
     entry_unit = np.repeat(np.arange(n_units), np.diff(out_ptr))
-    spike_totals = np.zeros((n_units, 3, K.N_SPIKE_TOTALS), dtype=np.int64)
-    for choice in range(3):
+    spike_totals = np.zeros((n_units, K.N_CHOICES, K.N_SPIKE_TOTALS), dtype=np.int64)
+    for choice in range(K.N_CHOICES):
         h = has[:, choice].astype(np.int64)
-        columns = [syn3[:, choice], work3[:, choice] * h, bytes3[:, choice] * h,
-                   route_hops[:, 0] * h, route_hops[:, 1] * h, route_hops[:, 2] * h, h, h]
-        for c, values in enumerate(columns):
+        columns = {K.ST_SYNOPS: syn3[:, choice], K.ST_WORK: work3[:, choice] * h, K.ST_BYTES: bytes3[:, choice] * h,
+                   K.ST_LOCAL: route_hops[:, K.LINK_LOCAL] * h, K.ST_X: route_hops[:, K.LINK_X] * h,
+                   K.ST_Y: route_hops[:, K.LINK_Y] * h, K.ST_DELIVERED: h, K.ST_INJECTED: h}
+        for c, values in columns.items():
             np.add.at(spike_totals[:, choice, c], entry_unit, values)
     return entry_table, spike_totals
 
 
 def link_classes(arch: ChipArch) -> np.ndarray:
-    """Class of every link id: 0 injection/ejection, 1 east/west, 2 north/south."""
-    n_cores = arch.cores.count
-    mesh = np.tile(np.array([1, 1, 2, 2], dtype=np.int64), arch.n_routers)
-    return np.concatenate([np.zeros(2 * n_cores, dtype=np.int64), mesh])
+    """Class of every link id of ``arch``: LINK_LOCAL, LINK_X or LINK_Y (:mod:`neurosim.engine.layout`)."""
+    return K.link_classes(arch.cores.count, arch.n_routers)
+
+
+def head_cycles(arch: ChipArch) -> int:
+    """Cycles a packet needs on a link before it is ready at the next one, latency aside: 1 (its head
+    flit) with wormhole switching, all its flits with store-and-forward."""
+    return 1 if arch.noc.switching == "wormhole" else arch.noc.flits_per_packet
 
 
 def fired_matrix(trace: Trace, first: int = 0, stop: int | None = None) -> np.ndarray:
@@ -267,6 +287,55 @@ def fired_matrix(trace: Trace, first: int = 0, stop: int | None = None) -> np.nd
     return np.ascontiguousarray(
         np.concatenate([layer.events[first:stop] for layer in trace.layers], axis=1).astype(np.uint8)
     )
+
+
+def receive_masks(network: Network) -> tuple:
+    """Per layer: which presynaptic units reach which units (any gate), float32 for BLAS, or None.
+
+    ``(ff, rec)``: ``ff`` is [n_pre, H] from the layer's feed-forward source (None for layer 0, whose
+    input is the dense embedding, see :func:`input_reach`), ``rec`` is [H, H] (None where the layer has
+    no recurrent projection, e.g. the readout).
+    """
+    n = len(network.layer_gates())
+    masks = [[None, None] for _ in range(n)]
+    for proj in network.projections:
+        g = network.layer_gates()[proj.post_layer]
+        reach = proj.mask.reshape(proj.n_pre, g, -1).any(axis=1).astype(np.float32)
+        if proj.kind == FF and proj.post_layer == 0:
+            continue
+        masks[proj.post_layer][proj.kind] = reach
+    return tuple(tuple(m) for m in masks)
+
+
+def input_reach(network: Network) -> np.ndarray:
+    """uint8 [H_0]: 1 where a layer-0 unit has a nonzero weight from the (always active) input units."""
+    proj = next(p for p in network.projections if p.kind == FF and p.post_layer == 0)
+    g = network.layer_gates()[0]
+    return proj.mask.reshape(proj.n_pre, g, -1).any(axis=(0, 1)).astype(np.uint8)
+
+
+def received_matrix(arrays: EngineArrays, fired: np.ndarray) -> np.ndarray:
+    """uint8 [rows, n_layer_units]: 1 where a unit received input for the token of the row.
+
+    A unit of layer ``l`` receives input for token ``t`` when a unit that reaches it sent: the layer's
+    feed-forward source at ``t`` (the input units, always, for layer 0) or the layer itself at ``t - 1``
+    (row 0 has no earlier row, so its recurrent input counts as none: the kernels never update row 0
+    unless it is token 0, which has none).
+    """
+    offs = arrays.layer_offsets - arrays.layer_offsets[0]
+    rows = fired.shape[0]
+    out = np.zeros((rows, int(offs[-1])), dtype=np.uint8)
+    events = fired.astype(np.float32)
+    for l, (ff, rec) in enumerate(arrays.receive_masks):
+        got = np.zeros((rows, int(offs[l + 1] - offs[l])), dtype=bool)
+        if l == 0:
+            got |= arrays.input_reach.astype(bool)[None, :]
+        else:
+            got |= (events[:, offs[l - 1]:offs[l]] @ ff) > 0
+        if rec is not None and rows > 1:
+            got[1:] |= (events[:-1, offs[l]:offs[l + 1]] @ rec) > 0
+        out[:, offs[l]:offs[l + 1]] = got
+    return out
 
 
 def step_range(n_layers: int, pipelined: bool, token_begin: int, token_end: int) -> tuple[int, int]:
@@ -278,7 +347,7 @@ def step_range(n_layers: int, pipelined: bool, token_begin: int, token_end: int)
 
 @dataclass(frozen=True)
 class BoundTables:
-    """Per-spike tables of :func:`neurosim.engine.kernels.bound_steps` (see :func:`bound_tables`)."""
+    """Per-spike tables of :func:`neurosim.engine.bound.bound_steps` (see :func:`bound_tables`)."""
 
     core_ptr: np.ndarray
     core_rows: np.ndarray
@@ -294,9 +363,9 @@ def bound_tables(arrays: EngineArrays, arch: ChipArch) -> BoundTables:
     The bound backend's tables (its counts come from ``arrays.spike_totals``):
 
     - ``core_rows[core_ptr[3u + choice] : core_ptr[3u + choice + 1]]``: per core
-      the spike reaches, ``core << 48 | 1 << 32 | synapse cycles`` (one packet);
+      the spike reaches, ``core << ROW_DEST_SHIFT | 1 << ROW_PACKET_SHIFT | synapse cycles`` (one packet);
     - ``link_rows[link_ptr[...] : ...]``: per mesh link it crosses, ``(link - first
-      mesh link id) << 48 | traversals``;
+      mesh link id) << ROW_DEST_SHIFT | traversals``;
     - ``first_in[c]``: the least route latency (flits + latency over the route) of
       any packet into core ``c``; ``first_out[c]``: the least route latency +
       synapse cycles of any packet out of core ``c``.
@@ -306,15 +375,15 @@ def bound_tables(arrays: EngineArrays, arch: ChipArch) -> BoundTables:
     multicast = arrays.params[K.P_MULTICAST] == 1
     lengths = np.diff(arrays.route_ptr)
     entry_unit = np.repeat(np.arange(n_units), np.diff(arrays.out_ptr))
-    route_latency = np.add.reduceat(arrays.route_info[:, 1].astype(np.int64), arrays.route_ptr[:-1])
+    route_latency = np.add.reduceat(arrays.route_info[:, K.ROUTE_COST].astype(np.int64), arrays.route_ptr[:-1])
     big = np.iinfo(np.int64).max // 4
     first_in = np.full(n_cores, big, dtype=np.int64)
     first_out = np.full(n_cores, big, dtype=np.int64)
     core_blocks, link_blocks = [], []
-    mesh0 = 2 * n_cores
-    for choice in range(3):
-        has = arrays.entry_table[:, 1 + choice] >= 0
-        cycles = arrays.entry_table[:, 1 + choice].astype(np.int64)
+    mesh0 = K.first_mesh_link(n_cores)
+    for choice in range(K.N_CHOICES):
+        has = arrays.entry_table[:, K.ENTRY_CYCLES + choice] >= 0
+        cycles = arrays.entry_table[:, K.ENTRY_CYCLES + choice].astype(np.int64)
         np.minimum.at(first_in, arrays.out_core[has], route_latency[has])
         np.minimum.at(first_out, arrays.unit_core[entry_unit[has]], route_latency[has] + cycles[has])
         # (unit * 3 + choice, core): entries of one unit reach distinct cores
@@ -345,8 +414,8 @@ def bound_tables(arrays: EngineArrays, arch: ChipArch) -> BoundTables:
         raise ValueError(f"bound tables: {arch.name} is too large for the bound backend's packed rows "
                          "(at most 2**15 cores and mesh links, 2**32 synapse cycles into a core per step); "
                          "use backend numba")
-    core_rows = (core_all[:, 1] << 48) | (1 << 32) | core_all[:, 2]
-    link_rows = (link_all[:, 1] << 48) | link_all[:, 2]
+    core_rows = (core_all[:, 1] << K.ROW_DEST_SHIFT) | (1 << K.ROW_PACKET_SHIFT) | core_all[:, 2]
+    link_rows = (link_all[:, 1] << K.ROW_DEST_SHIFT) | link_all[:, 2]
     return BoundTables(
         core_ptr=core_ptr,
         core_rows=np.ascontiguousarray(core_rows, dtype=np.int64),

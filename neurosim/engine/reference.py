@@ -19,7 +19,7 @@ import numpy as np
 import simpy
 
 from neurosim.arch import ChipArch
-from neurosim.engine import kernels as K
+from neurosim.engine import layout as K
 from neurosim.mapping import Mapping, row_bits
 from neurosim.network import FF, Network
 from neurosim.trace import Trace
@@ -86,6 +86,17 @@ def latency(link: tuple, arch: ChipArch) -> int:
     return arch.noc.hop_x_latency_cycles if link[0] in ("E", "W") else arch.noc.hop_y_latency_cycles
 
 
+def hop_cycles(link: tuple, arch: ChipArch) -> int:
+    """Cycles from departing ``link`` to being ready at the next one (or delivered, after the ejection link).
+
+    Wormhole: the head flit (1 cycle) + latency, and the body's flits once, on the ejection link;
+    store-and-forward: every link costs all the flits + latency.
+    """
+    flits = arch.noc.flits_per_packet
+    whole = link[0] == "eject" or arch.noc.switching == "store_and_forward"
+    return (flits if whole else 1) + latency(link, arch)
+
+
 class SpikePhase:
     """One timestep's packets in SimPy: a process per link traversal, links and cores served in arrival order."""
 
@@ -99,13 +110,15 @@ class SpikePhase:
         self.core_free: dict[int, int] = defaultdict(int)
         self.end = 0  # the cycle the last packet is processed
 
-    def traverse(self, hop: Hop):
-        """Wait for the link, cross it, then hand the packet to its core and its children."""
+    def traverse(self, hop: Hop, ready: int = 0):
+        """Wait for the link (and, at the source, for the message's send work to end at ``ready``),
+        cross it, then hand the packet to its core and its children."""
         env, count = self.env, self.count
-        depart = max(env.now, self.link_free[hop.link])
-        count["link_wait_cycles"] += depart - env.now
+        ready = max(env.now, ready)
+        depart = max(ready, self.link_free[hop.link])
+        count["link_wait_cycles"] += depart - ready
         self.link_free[hop.link] = depart + self.flits
-        yield env.timeout(depart + self.flits + latency(hop.link, self.arch) - env.now)
+        yield env.timeout(depart + hop_cycles(hop.link, self.arch) - env.now)
         kind = hop.link[0]
         name = "flits_local" if kind in ("inject", "eject") else ("flit_hops_x" if kind in "EW" else "flit_hops_y")
         count[name] += self.flits
@@ -120,16 +133,37 @@ class SpikePhase:
         for child in hop.children:
             self.env.process(self.traverse(child))
 
-    def run(self, roots: list[Hop]) -> None:
-        for root in roots:
-            self.env.process(self.traverse(root))
+    def run(self, roots: list[tuple[Hop, int]], send_end: dict[int, int]) -> None:
+        """Replay ``roots`` (first hop, cycle its send work ends); ``send_end``: each core's send work."""
+        if self.arch.cores.send_receive == "shared":  # one processor: its sends first, then what it receives
+            self.core_free.update(send_end)
+        for root, ready in roots:
+            self.env.process(self.traverse(root, ready))
         self.env.run()
+        self.end = max([self.end, *send_end.values()])
 
 
 def pairs_in_step(s: int, L: int, pipelined: bool, token_begin: int, token_end: int) -> list[tuple[int, int]]:
     """(layer, token) pairs that timestep ``s`` handles."""
     pairs = [(l, s - l) for l in range(L)] if pipelined else [(s % L, s // L)]
     return [(l, t) for l, t in pairs if token_begin <= t < token_end]
+
+
+def received_input(network: Network, trace: Trace, l: int, t: int) -> np.ndarray:
+    """bool [H_l]: the units of layer ``l`` that receive input for token ``t``, by a loop over synapses."""
+    H = network.hidden_sizes[l]
+    got = np.zeros(H, dtype=bool)
+    for proj in network.projections:
+        if proj.post_layer != l:
+            continue
+        if proj.kind == FF:
+            active = range(proj.n_pre) if l == 0 else np.flatnonzero(trace.layers[l - 1].events[t])
+        else:
+            active = np.flatnonzero(trace.layers[l].events[t - 1]) if t >= 1 else []
+        for i in active:
+            for col in np.flatnonzero(proj.mask[i]):
+                got[col % H] = True
+    return got
 
 
 def simulate_reference(
@@ -143,6 +177,9 @@ def simulate_reference(
     spc = Fraction(arch.cores.synops_per_cycle).limit_denominator(1_000_000)
     unit_core = mapping.unit_core
     n_cores = arch.cores.count
+    cores = arch.cores
+    used = {int(c) // cores.cores_per_router for c in np.flatnonzero(mapping.compartments_per_core)}
+    barrier = arch.barrier_cycles_for(len(used))
     count = defaultdict(int)
     busy = np.zeros(n_cores, dtype=np.int64)
     steps = []
@@ -162,9 +199,12 @@ def simulate_reference(
                 for j in np.flatnonzero(trace.layers[l].events[t - 1]):
                     kinds[int(offs[l] + j)].add(1 - FF)
 
-        roots: list[Hop] = []
+        roots: list[tuple[Hop, int]] = []  # first hop, cycle the message's send work ends
+        send_end: dict[int, int] = defaultdict(int)  # each core's send work, in unit order
         for u in sorted(kinds):
             count["spikes"] += 1
+            src = int(unit_core[u])
+            send_end[src] += cores.spike_cycles
             tree: dict[tuple, Hop] = {}
             for core in sorted(table[u]):
                 rows = [table[u][core][k] for k in sorted(kinds[u]) if k in table[u][core]]
@@ -176,41 +216,52 @@ def simulate_reference(
                 count["synapse_work"] += work
                 count["synapse_bytes"] += sum(r[2] for r in rows)
                 count["packets_sent"] += 1
-                cycles = arch.cores.synapse_overhead_cycles + math.ceil(Fraction(work) / spc)
+                cycles = cores.synapse_overhead_cycles + math.ceil(Fraction(work) / spc)
                 parent = None
-                for link in xy_route(int(unit_core[u]), core, arch):
+                for link in xy_route(src, core, arch):
                     if arch.noc.multicast == "network" and link in tree:
                         parent = tree[link]
                         continue
                     hop = Hop(link)
                     if arch.noc.multicast == "network":
                         tree[link] = hop
-                    (roots if parent is None else parent.children).append(hop)
+                    if parent is None:  # a new message: one more send at the source core
+                        send_end[src] += cores.send_cycles_per_message
+                        roots.append((hop, send_end[src]))
+                    else:
+                        parent.children.append(hop)
                     parent = hop
                 parent.dst_core, parent.synapse_cycles = core, cycles
         count["packets_injected"] += len(roots)
+        count["send_cycles"] += sum(send_end.values())
+        for core, cycles in send_end.items():
+            busy[core] += cycles
 
         spike = SpikePhase(arch, count, busy)
-        spike.run(roots)
+        spike.run(roots, dict(send_end))
         end = spike.end
 
         update = np.zeros(n_cores, dtype=np.int64)
         for l, t in pairs:
             units = unit_core[offs[l] : offs[l + 1]]
             fired = trace.layers[l].events[t]
+            received = received_input(network, trace, l, t)
+            g = network.gates
             for j, core in enumerate(units):
-                g = network.gates
                 if fired[j]:
                     count["updates_active"] += g
-                    update[core] += g * arch.cores.neuron_update_cycles_active
+                    update[core] += g * cores.neuron_update_cycles_active
+                elif received[j]:
+                    count["updates_received"] += g
+                    update[core] += g * cores.update_cycles_received
                 else:
                     count["updates_inactive"] += g
-                    update[core] += g * arch.cores.neuron_update_cycles_inactive
+                    update[core] += g * cores.neuron_update_cycles_inactive
         busy += update
-        step = end + arch.barrier_cycles + int(update.max())
+        step = end + barrier + int(update.max())
         count["barriers"] += 1
         count["spike_phase_cycles"] += end
-        count["barrier_cycles"] += arch.barrier_cycles
+        count["barrier_cycles"] += barrier
         count["update_phase_cycles"] += int(update.max())
         count["total_cycles"] += step
         steps.append(step)

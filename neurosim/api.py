@@ -133,6 +133,7 @@ def run(
     progress: bool = False,
     threads: int = 1,
     stream: bool = False,
+    readout: str = "chip",
     **gpu_options,
 ) -> Result:
     """Simulate ``trace`` on ``arch`` and return per-token cycles, traffic and energy.
@@ -154,6 +155,9 @@ def run(
         memory holds one chunk of ``chunk_steps`` timesteps, default 4096). Same result.
     sample, window : simulate ``sample`` windows of ``window`` tokens (stratified,
         random within strata with ``seed``) and report 95% confidence intervals.
+    readout : ``"chip"`` (default) simulates the decoder on the chip, fed by the last layer's
+        events (the trace's ``readout_w_mask``, or dense ``vocab_size x H_last``); ``"none"``
+        leaves it out. A GPU spec models the decoder in the same cases (``include_readout``).
     check : with ``backend="bound"``, also replay ``check`` windows of ``window`` tokens
         (drawn as for ``sample``) with the exact engine and record in ``meta`` how close
         the bound's cycles came there (``bound_check_*``).
@@ -174,7 +178,7 @@ def run(
             raise EngineError("stream: works with the numba or bound backend on a chip spec, without --sample "
                               "or --check")
         return _run_streamed(arch, trace, tokens, policy, min_cores, chunk_steps or 4096, progress, threads,
-                             backend)
+                             backend, readout)
     trace = _as_trace(trace, tokens)
     if not isinstance(arch, ChipArch):
         if sample or check or backend != "numba":
@@ -189,7 +193,7 @@ def run(
         raise EngineError(f"batch: got {batch}; allowed: 1 for an event-driven chip ({arch.name})")
 
     t0 = time.perf_counter()
-    network = build_network(trace)
+    network = build_network(trace, readout)
     mapping = map_network(network, arch, policy=policy, min_cores=min_cores)
     arrays = build_arrays(network, mapping, arch, bound=backend == "bound") if backend != "simpy" else None
     build_s = time.perf_counter() - t0
@@ -213,13 +217,14 @@ def run(
                               eng.core_busy_cycles, mapping.compartments_per_core, meta)
 
 
-def _run_streamed(arch, path, tokens, policy, min_cores, chunk_steps, progress, threads, backend) -> Result:
+def _run_streamed(arch, path, tokens, policy, min_cores, chunk_steps, progress, threads, backend,
+                  readout) -> Result:
     """Replay a trace file chunk by chunk, never holding all of its events."""
     from neurosim.trace import EventStream
 
     t0 = time.perf_counter()
     trace = load_trace(path, tokens, events=False)
-    network = build_network(trace)
+    network = build_network(trace, readout)
     mapping = map_network(network, arch, policy=policy, min_cores=min_cores)
     arrays = build_arrays(network, mapping, arch, bound=backend == "bound")
     build_s = time.perf_counter() - t0
@@ -266,7 +271,7 @@ def _window_starts(n_tokens: int, windows: int, window: int, seed: int, what: st
 
 def _window(trace: Trace, network, mapping, arch: ChipArch, arrays, start: int, window: int, backend: str):
     """Replay tokens ``start .. start + window`` exactly as the same steps of a full run."""
-    L = len(trace.layers)
+    L = network.n_layers  # pipeline stages (the readout is one when simulated)
     if arch.pipeline == "pipelined":
         steps, first = (start, start + window), max(0, start - L + 1)
     else:
@@ -308,7 +313,7 @@ def _run_sampled(arch, trace, network, mapping, arrays, sample, window, seed, me
     if sample < 2:
         raise EngineError(f"sample: got {sample}; allowed: >= 2 windows")
     starts = _window_starts(T, sample, window, seed, "sample")
-    L = len(trace.layers)
+    L = network.n_layers
     per_window = []
     window_counts: list[dict] = []  # kept in the result's meta, so its energy interval can be re-costed
     counts_total: dict = {}

@@ -96,6 +96,7 @@ class _CoreFill:
         self.rows = [np.zeros(p.n_pre, dtype=bool) for p in network.projections]
         self.nnz = [0] * len(network.projections)
         self.cols = [0] * len(network.projections)
+        self.post_gates = [int(network.layer_gates()[p.post_layer]) for p in network.projections]
 
     def unit_rows(self, unit: int) -> list[tuple[int, np.ndarray, int]]:
         """(projection index, row mask, nnz) of every projection into ``unit``."""
@@ -106,8 +107,8 @@ class _CoreFill:
             return out
         layer = int(np.searchsorted(offs, unit, side="right") - 1)
         j = unit - int(offs[layer])
-        H = net.hidden_sizes[layer]
-        cols = [g * H + j for g in range(net.gates)]
+        H = net.layer_sizes[layer]
+        cols = [g * H + j for g in range(int(net.layer_gates()[layer]))]
         for k, proj in enumerate(net.projections):
             if proj.post_layer == layer:
                 sub = proj.mask[:, cols]
@@ -124,7 +125,7 @@ class _CoreFill:
                 if kk == k:
                     n_rows = int((rows | r).sum())
                     nnz += n
-                    cols += self.network.gates
+                    cols += self.post_gates[k]
             total += projection_bytes(self.cores, proj.n_pre, n_rows, cols, nnz)
         return total
 
@@ -133,7 +134,7 @@ class _CoreFill:
         for k, r, n in contrib:
             self.rows[k] |= r
             self.nnz[k] += n
-            self.cols[k] += self.network.gates
+            self.cols[k] += self.post_gates[k]
 
 
 def _fill(network: Network, arch: ChipArch, chunk_of_unit: np.ndarray | None) -> np.ndarray:
@@ -173,8 +174,9 @@ def core_totals(network: Network, arch: ChipArch, unit_core: np.ndarray) -> tupl
     syn_bytes = np.zeros(n_cores, dtype=np.int64)
     offs = network.layer_offsets
     for proj in network.projections:
-        H = network.hidden_sizes[proj.post_layer]
-        col_core = np.tile(unit_core[offs[proj.post_layer] : offs[proj.post_layer + 1]], network.gates)
+        H = network.layer_sizes[proj.post_layer]
+        col_core = np.tile(unit_core[offs[proj.post_layer] : offs[proj.post_layer + 1]],
+                           int(network.layer_gates()[proj.post_layer]))
         for c in np.unique(col_core):
             sub = proj.mask[:, col_core == c]
             rows = int(sub.any(axis=1).sum())

@@ -6,8 +6,11 @@ Every recurrent-layer unit holds ``gates`` compartments; an input unit one.
 
 Each presynaptic unit has at most two outgoing projections: ``ff`` (to the
 next layer's input weights) and ``rec`` (to its own layer's recurrent
-weights). Input units have ``ff`` only; the last layer's units ``rec`` only
-(the readout is not simulated).
+weights). Input units have ``ff`` only. With a readout (``readout_size > 0``),
+the decoder is one more population after the recurrent layers: one
+compartment per output unit (the vocabulary), fed by the last layer's events
+through the ``ff`` projection of the decoder mask, never firing; without
+one, the last layer's units send ``rec`` only.
 """
 
 from __future__ import annotations
@@ -47,24 +50,33 @@ class Network:
     hidden_sizes: tuple[int, ...]
     gates: int
     projections: tuple[Projection, ...]
+    readout_size: int = 0  # output units of the simulated decoder (0: no readout)
+
+    @property
+    def layer_sizes(self) -> tuple[int, ...]:
+        """Units of every population after the input: the recurrent layers, then the readout if any."""
+        return self.hidden_sizes + ((self.readout_size,) if self.readout_size else ())
 
     @property
     def n_layers(self) -> int:
+        """Populations after the input (pipeline stages): recurrent layers, plus the readout."""
+        return len(self.layer_sizes)
+
+    @property
+    def n_event_layers(self) -> int:
+        """Recurrent layers, whose units fire; the readout after them never does."""
         return len(self.hidden_sizes)
 
     @property
     def layer_offsets(self) -> np.ndarray:
         """Global index of the first unit of each layer, int64 [L+1] (last = total units)."""
-        return self.input_size + np.concatenate([[0], np.cumsum(self.hidden_sizes)]).astype(np.int64)
-
-    @property
-    def n_event_layers(self) -> int:
-        """Layers whose units fire (all of them; a readout population would come after)."""
-        return len(self.hidden_sizes)
+        return self.input_size + np.concatenate([[0], np.cumsum(self.layer_sizes)]).astype(np.int64)
 
     def layer_gates(self) -> np.ndarray:
-        """Compartments per unit of each layer, int64 [L]."""
-        return np.full(self.n_layers, self.gates, dtype=np.int64)
+        """Compartments per unit of each layer, int64 [L]: ``gates``, and 1 for the readout."""
+        gates = np.full(self.n_layers, self.gates, dtype=np.int64)
+        gates[self.n_event_layers:] = 1
+        return gates
 
     @property
     def n_units(self) -> int:
@@ -80,23 +92,47 @@ class Network:
 
     def unit_compartments(self) -> np.ndarray:
         """Compartments (neuron slots) each global unit needs, int64 [n_units]."""
-        out = np.full(self.n_units, self.gates, dtype=np.int64)
-        out[: self.input_size] = 1
+        out = np.ones(self.n_units, dtype=np.int64)
+        out[self.input_size:] = np.repeat(self.layer_gates(), self.layer_sizes)
         return out
 
     def fan_in(self) -> np.ndarray:
         """Incoming synapses of every global unit (all gates, all projections), int64 [n_units]."""
         out = np.zeros(self.n_units, dtype=np.int64)
         offs = self.layer_offsets
+        gates = self.layer_gates()
         for proj in self.projections:
-            H = self.hidden_sizes[proj.post_layer]
+            H = self.layer_sizes[proj.post_layer]
             per_col = proj.mask.sum(axis=0, dtype=np.int64)
-            out[offs[proj.post_layer] : offs[proj.post_layer + 1]] += per_col.reshape(self.gates, H).sum(axis=0)
+            out[offs[proj.post_layer] : offs[proj.post_layer + 1]] += per_col.reshape(gates[proj.post_layer],
+                                                                                      H).sum(axis=0)
         return out
 
 
-def build_network(trace: Trace) -> Network:
-    """Populations and projections of ``trace`` (connectivity only; events stay in the trace)."""
+READOUTS = ("chip", "none")
+
+
+def has_readout(trace: Trace) -> bool:
+    """Whether the trace's model has a decoder: a language model's does (its ``readout_w_mask`` or a dense
+    one); a synthetic trace has none unless it carries a ``readout_w_mask``."""
+    return trace.readout_w_mask is not None or trace.meta.get("model") != "synthetic"
+
+
+def readout_mask(trace: Trace) -> np.ndarray:
+    """The decoder's nonzero pattern, bool [H_last, vocab_size]: the trace's, or dense when it has none."""
+    if trace.readout_w_mask is not None:
+        return trace.readout_w_mask
+    return np.ones((trace.hidden_sizes[-1], int(trace.meta["vocab_size"])), dtype=bool)
+
+
+def build_network(trace: Trace, readout: str = "none") -> Network:
+    """Populations and projections of ``trace`` (connectivity only; events stay in the trace).
+
+    ``readout="chip"`` adds the decoder (:func:`readout_mask`) as a population fed by the last layer,
+    when the trace's model has one (:func:`has_readout`).
+    """
+    if readout not in READOUTS:
+        raise ValueError(f"readout: got {readout!r}; allowed: {list(READOUTS)}")
     hidden = tuple(trace.hidden_sizes)
     offsets = trace.input_size + np.concatenate([[0], np.cumsum(hidden)])
     projections = []
@@ -104,4 +140,10 @@ def build_network(trace: Trace) -> Network:
         pre_offset = 0 if l == 0 else int(offsets[l - 1])
         projections.append(Projection(FF, pre_offset, l, layer.w_in_mask))
         projections.append(Projection(REC, int(offsets[l]), l, layer.w_rec_mask))
-    return Network(input_size=trace.input_size, hidden_sizes=hidden, gates=trace.gates, projections=tuple(projections))
+    readout_size = 0
+    if readout == "chip" and has_readout(trace):
+        mask = readout_mask(trace)
+        readout_size = int(mask.shape[1])
+        projections.append(Projection(FF, int(offsets[-2]), len(hidden), mask))
+    return Network(input_size=trace.input_size, hidden_sizes=hidden, gates=trace.gates,
+                   projections=tuple(projections), readout_size=readout_size)

@@ -491,3 +491,29 @@ def test_barrier_table_by_routers_in_use():
         assert arch.barrier_cycles_for(routers) == want
         run = simulate(trace, network, mapping, arch)
         assert run.counts["barrier_cycles"] == want * run.step_cycles.size
+
+
+@pytest.mark.parametrize("multicast, pipeline", [("source", "pipelined"), ("network", "sequential")])
+def test_readout_is_simulated_exactly(multicast, pipeline):
+    """A decoder fed by the last layer: numba == simpy, its synops are the fan-out of the last layer's
+    events, and it adds one pipeline stage of updates that never fire."""
+    trace = synthetic([16, 12], input_size=6, activity=0.3, weight_sparsity=0.5, tokens=6, seed=4)
+    rng = np.random.default_rng(0)
+    trace = replace(trace, readout_w_mask=rng.random((12, 30)) < 0.6)
+    arch = make_arch(noc__multicast=multicast, pipeline=pipeline, **NEW_RULES)
+    runs = {}
+    for readout in ("none", "chip"):
+        network = build_network(trace, readout)
+        mapping = map_network(network, arch, min_cores=8)
+        runs[readout] = simulate(trace, network, mapping, arch)
+        if readout == "chip":
+            ref = simulate(trace, network, mapping, arch, backend="simpy")
+            assert runs[readout].counts == ref.counts
+            np.testing.assert_array_equal(runs[readout].step_cycles, ref.step_cycles)
+            np.testing.assert_array_equal(runs[readout].core_busy_cycles, ref.core_busy_cycles)
+    decoder = int((trace.layers[-1].events.astype(int) @ trace.readout_w_mask.astype(int)).sum())
+    assert runs["chip"].counts["synops"] - runs["none"].counts["synops"] == decoder > 0
+    updates = sum(runs["chip"].counts[k] - runs["none"].counts[k] for k in
+                  ("updates_active", "updates_received", "updates_inactive"))
+    assert updates == 30 * trace.n_tokens and runs["chip"].counts["updates_active"] == runs["none"].counts[
+        "updates_active"]

@@ -102,12 +102,15 @@ def run_kernel(
     in-memory trace; a :class:`~neurosim.trace.EventStream` for traces read from disk
     as they are replayed). Windows are requested in order, so a stream reads forward.
     """
-    L = len(trace.layers)
+    L = arrays.layer_gates.shape[0]  # pipeline stages: the recurrent layers, then the readout if simulated
     pipelined = arrays.params[K.P_PIPELINED] == 1
     s0, s1 = steps if steps is not None else step_range(L, pipelined, token_begin, token_end)
     n_steps = s1 - s0
     if not chunk_steps and (progress or threads > 1) and n_steps > 1024:
         chunk_steps = -(-n_steps // max(50, 4 * threads))  # enough chunks for a moving bar and busy threads
+    # a chunk's received matrix holds a byte per (token, unit): at most ~64 MB of it at once
+    most = max(1, 2**26 // max(1, int(arrays.layer_offsets[-1] - arrays.layer_offsets[0])))
+    chunk_steps = min(chunk_steps or n_steps, most)
     chunk = max(1, n_steps if not chunk_steps else chunk_steps)
     starts = list(range(s0, s1, chunk))
 
@@ -237,7 +240,7 @@ def simulate(
         core_busy_cycles=np.asarray(busy, dtype=np.int64),
         token_begin=token_begin,
         token_end=token_end,
-        n_layers=len(trace.layers),
+        n_layers=network.n_layers,
         pipelined=pipelined,
         simulate_s=elapsed,
     )

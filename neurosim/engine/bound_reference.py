@@ -19,7 +19,8 @@ from neurosim.engine.build import EngineArrays, link_classes, step_range
 BOUNDS = ("sends", "core work", "ejection", "injection", "links")
 
 
-def senders(fired: np.ndarray, layer_offsets: np.ndarray, n_tokens: int, pipelined: bool) -> np.ndarray:
+def senders(fired: np.ndarray, layer_offsets: np.ndarray, n_tokens: int, pipelined: bool,
+            n_event_layers: int | None = None) -> np.ndarray:
     """[steps, units]: the projections each unit sends in each timestep (0 none, 1 ff, 2 rec, 3 both).
 
     ``fired`` holds tokens ``0 .. n_tokens - 1`` (layers side by side, input units excluded).
@@ -36,6 +37,8 @@ def senders(fired: np.ndarray, layer_offsets: np.ndarray, n_tokens: int, pipelin
         else:
             a, b = layer_offsets[l - 1], layer_offsets[l]
             sel[step, a:b] |= fired[:, a - n_in:b - n_in].astype(np.int8)
+        if n_event_layers is not None and l >= n_event_layers:
+            continue  # the readout never fires
         a, b = layer_offsets[l], layer_offsets[l + 1]
         sel[step[1:], a:b] |= 2 * fired[:-1, a - n_in:b - n_in].astype(np.int8)
     return sel
@@ -86,7 +89,7 @@ def bound_components(arrays: EngineArrays, arch: ChipArch, fired: np.ndarray, n_
             else:
                 injected[choice, u, arrays.unit_core[u]] = len(routes)
                 np.add.at(load[choice, u], np.concatenate(routes), 1)
-    sel = senders(fired, arrays.layer_offsets, n_tokens, arrays.params[K.P_PIPELINED] == 1)
+    sel = senders(fired, arrays.layer_offsets, n_tokens, arrays.params[K.P_PIPELINED] == 1, arrays.n_event_layers)
     w, r, i = _per_step(sel, work), _per_step(sel, received), _per_step(sel, injected)
     spike_cycles, send_cycles = arch.cores.spike_cycles, arch.cores.send_cycles_per_message
     spikers = _per_step(sel, spiking)

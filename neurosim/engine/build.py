@@ -88,7 +88,7 @@ def build_arrays(network: Network, mapping: Mapping, arch: ChipArch, bound: bool
     pre_all, core_all, kind_all, syn_all, work_all, bytes_all = [], [], [], [], [], []
     for proj in network.projections:
         post_units = unit_core[offs[proj.post_layer] : offs[proj.post_layer + 1]]
-        col_core = np.tile(post_units, network.gates)
+        col_core = np.tile(post_units, int(network.layer_gates()[proj.post_layer]))
         order = np.argsort(col_core, kind="stable")
         cores, starts, local_cols = np.unique(col_core[order], return_index=True, return_counts=True)
         nnz = np.add.reduceat(proj.mask[:, order].astype(np.int32), starts, axis=1)

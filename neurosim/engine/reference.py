@@ -40,11 +40,11 @@ def synapse_table(network: Network, mapping: Mapping, arch: ChipArch) -> dict:
     offs = network.layer_offsets
     table: dict = defaultdict(lambda: defaultdict(dict))
     for proj in network.projections:
-        H = network.hidden_sizes[proj.post_layer]
+        H = network.layer_sizes[proj.post_layer]
         post_core = mapping.unit_core[offs[proj.post_layer] : offs[proj.post_layer + 1]]
         local_cols = defaultdict(int)
         for j in range(H):
-            local_cols[int(post_core[j])] += network.gates
+            local_cols[int(post_core[j])] += int(network.layer_gates()[proj.post_layer])
         nnz = defaultdict(int)
         for i, col in zip(*np.nonzero(proj.mask)):
             nnz[(proj.pre_offset + int(i), int(post_core[col % H]))] += 1
@@ -151,7 +151,7 @@ def pairs_in_step(s: int, L: int, pipelined: bool, token_begin: int, token_end: 
 
 def received_input(network: Network, trace: Trace, l: int, t: int) -> np.ndarray:
     """bool [H_l]: the units of layer ``l`` that receive input for token ``t``, by a loop over synapses."""
-    H = network.hidden_sizes[l]
+    H = network.layer_sizes[l]
     got = np.zeros(H, dtype=bool)
     for proj in network.projections:
         if proj.post_layer != l:
@@ -195,7 +195,7 @@ def simulate_reference(
             else:
                 for j in np.flatnonzero(trace.layers[l - 1].events[t]):
                     kinds[int(offs[l - 1] + j)].add(FF)
-            if t >= 1:
+            if t >= 1 and l < network.n_event_layers:
                 for j in np.flatnonzero(trace.layers[l].events[t - 1]):
                     kinds[int(offs[l] + j)].add(1 - FF)
 
@@ -244,9 +244,10 @@ def simulate_reference(
         update = np.zeros(n_cores, dtype=np.int64)
         for l, t in pairs:
             units = unit_core[offs[l] : offs[l + 1]]
-            fired = trace.layers[l].events[t]
+            readout = l >= network.n_event_layers  # the decoder never fires
+            fired = np.zeros(len(units), dtype=bool) if readout else trace.layers[l].events[t]
             received = received_input(network, trace, l, t)
-            g = network.gates
+            g = int(network.layer_gates()[l])
             for j, core in enumerate(units):
                 if fired[j]:
                     count["updates_active"] += g

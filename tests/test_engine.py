@@ -517,3 +517,21 @@ def test_readout_is_simulated_exactly(multicast, pipeline):
                   ("updates_active", "updates_received", "updates_inactive"))
     assert updates == 30 * trace.n_tokens and runs["chip"].counts["updates_active"] == runs["none"].counts[
         "updates_active"]
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_received_kernel_equals_its_numpy_twin(seed):
+    """The bitset kernel and the float32 matrix products mark the same units, readout included."""
+    from neurosim.engine.build import fired_matrix, received_matrix
+    from neurosim.engine.receive import received_reference
+
+    trace = synthetic([70, 9, 130], input_size=5, activity=0.1 + 0.2 * seed, weight_sparsity=0.9, tokens=9,
+                      seed=seed)
+    trace = replace(trace, readout_w_mask=np.random.default_rng(seed).random((130, 77)) < 0.05)
+    network = build_network(trace, "chip")
+    arch = make_arch(cores__neurons_per_core=1024, cores__synapse_memory_bytes=1 << 20)
+    arrays = build.build_arrays(network, map_network(network, arch), arch)
+    fired = fired_matrix(trace)
+    want = received_reference(arrays.layer_offsets, arrays.receive_masks, arrays.input_reach, fired)
+    np.testing.assert_array_equal(received_matrix(arrays, fired), want)
+    assert 0 < want.mean() < 1

@@ -9,6 +9,7 @@ import numpy as np
 
 from neurosim.arch import ChipArch
 from neurosim.engine import layout as K
+from neurosim.engine import receive
 from neurosim.engine.routes import entry_routes, multicast_trees
 from neurosim.mapping import Mapping, row_bits
 from neurosim.network import FF, Network
@@ -22,7 +23,8 @@ class EngineArrays:
     layer_offsets: np.ndarray
     layer_gates: np.ndarray  # int64 [L]: compartments per unit of each layer
     n_event_layers: int  # layers whose units fire (the rest: the readout)
-    receive_masks: tuple  # per layer: (ff [n_pre, H] float32 or None for dense input, rec [H, H] float32 or None)
+    receive_masks: tuple  # per layer: (ff [n_pre, H] bool or None for the dense input, rec [H, H] bool or None)
+    receive_bits: tuple  # the same, packed as bitsets (:func:`neurosim.engine.receive.pack_reach`)
     input_reach: np.ndarray  # uint8 [H_0]: layer-0 units with a nonzero input weight
     unit_core: np.ndarray
     out_ptr: np.ndarray
@@ -161,11 +163,13 @@ def build_arrays(network: Network, mapping: Mapping, arch: ChipArch, bound: bool
     else:
         tree_ptr = np.zeros(K.N_CHOICES * network.n_units + 1, dtype=np.int64)
         tree = np.zeros((0, K.TREE_COLUMNS), dtype=width)
+    masks = receive_masks(network)
     arrays = EngineArrays(
         layer_offsets=offs.astype(np.int64),
         layer_gates=network.layer_gates(),
         n_event_layers=network.n_event_layers,
-        receive_masks=receive_masks(network),
+        receive_masks=masks,
+        receive_bits=tuple(tuple(None if m is None else receive.pack_reach(m) for m in pair) for pair in masks),
         input_reach=input_reach(network),
         unit_core=unit_core.astype(np.int64),
         out_ptr=out_ptr,
@@ -290,20 +294,18 @@ def fired_matrix(trace: Trace, first: int = 0, stop: int | None = None) -> np.nd
 
 
 def receive_masks(network: Network) -> tuple:
-    """Per layer: which presynaptic units reach which units (any gate), float32 for BLAS, or None.
+    """Per layer: which presynaptic units reach which units (a nonzero weight to any gate), bool, or None.
 
     ``(ff, rec)``: ``ff`` is [n_pre, H] from the layer's feed-forward source (None for layer 0, whose
     input is the dense embedding, see :func:`input_reach`), ``rec`` is [H, H] (None where the layer has
-    no recurrent projection, e.g. the readout).
+    no recurrent projection: the readout).
     """
-    n = len(network.layer_gates())
-    masks = [[None, None] for _ in range(n)]
+    gates = network.layer_gates()
+    masks = [[None, None] for _ in range(network.n_layers)]
     for proj in network.projections:
-        g = network.layer_gates()[proj.post_layer]
-        reach = proj.mask.reshape(proj.n_pre, g, -1).any(axis=1).astype(np.float32)
         if proj.kind == FF and proj.post_layer == 0:
             continue
-        masks[proj.post_layer][proj.kind] = reach
+        masks[proj.post_layer][proj.kind] = proj.mask.reshape(proj.n_pre, gates[proj.post_layer], -1).any(axis=1)
     return tuple(tuple(m) for m in masks)
 
 
@@ -315,26 +317,19 @@ def input_reach(network: Network) -> np.ndarray:
 
 
 def received_matrix(arrays: EngineArrays, fired: np.ndarray) -> np.ndarray:
-    """uint8 [rows, n_layer_units]: 1 where a unit received input for the token of the row.
-
-    A unit of layer ``l`` receives input for token ``t`` when a unit that reaches it sent: the layer's
-    feed-forward source at ``t`` (the input units, always, for layer 0) or the layer itself at ``t - 1``
-    (row 0 has no earlier row, so its recurrent input counts as none: the kernels never update row 0
-    unless it is token 0, which has none).
-    """
-    offs = arrays.layer_offsets - arrays.layer_offsets[0]
-    rows = fired.shape[0]
-    out = np.zeros((rows, int(offs[-1])), dtype=np.uint8)
-    events = fired.astype(np.float32)
-    for l, (ff, rec) in enumerate(arrays.receive_masks):
-        got = np.zeros((rows, int(offs[l + 1] - offs[l])), dtype=bool)
-        if l == 0:
-            got |= arrays.input_reach.astype(bool)[None, :]
-        else:
-            got |= (events[:, offs[l - 1]:offs[l]] @ ff) > 0
-        if rec is not None and rows > 1:
-            got[1:] |= (events[:-1, offs[l]:offs[l + 1]] @ rec) > 0
-        out[:, offs[l]:offs[l + 1]] = got
+    """uint8 [rows, n_layer_units]: 1 where a unit received input for the token of the row
+    (:mod:`neurosim.engine.receive`; its twin is ``receive.received_reference``)."""
+    offs = (arrays.layer_offsets - arrays.layer_offsets[0]).astype(np.int64)
+    out = np.zeros((fired.shape[0], int(offs[-1])), dtype=np.uint8)
+    for l, (ff, rec) in enumerate(arrays.receive_bits):
+        size = int(offs[l + 1] - offs[l])
+        words = -(-size // receive.WORD_BITS)
+        always = receive.pack_reach(arrays.input_reach[None, :].astype(bool))[0] if l == 0 else np.zeros(
+            words, dtype=np.uint64)
+        source = ff if l > 0 else np.zeros((0, words), dtype=np.uint64)
+        receive.mark_received(fired, int(offs[l - 1]) if l > 0 else 0, source, int(offs[l]), size, 0, always, out)
+        if rec is not None:
+            receive.mark_received(fired, int(offs[l]), rec, int(offs[l]), size, 1, np.zeros(words, np.uint64), out)
     return out
 
 

@@ -2,7 +2,7 @@
 
 The event engine replays every packet with contention on every link and core
 queue. This script asks how much of that matters for the *length* of a timestep:
-the ``bound`` backend (:func:`neurosim.engine.kernels.bound_steps`) computes, per
+the ``bound`` backend (:func:`neurosim.engine.bound.bound_steps`) computes, per
 timestep and from the spikes alone (no packet replay), four lower bounds of the
 spike phase; their maximum is compared with the exact engine's spike phase on the
 same trace, and the numpy twin (:mod:`neurosim.engine.bound_reference`) says

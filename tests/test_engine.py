@@ -373,8 +373,8 @@ def test_bound_backend_on_the_grid(multicast, pipeline, fmt, policy):
 
 # ----------------------------------------------------------------------------- send side, switching, updates
 
-NEW_RULES = dict(cores__send_cycles_per_message=3, cores__spike_cycles=2, cores__neuron_update_cycles_received=2,
-                 noc__payload_bits=32)
+NEW_RULES = {"cores__send_cycles_per_message": 3, "cores__spike_cycles": 2, "cores__neuron_update_cycles_received": 2,
+                 "noc__payload_bits": 32}
 
 
 @pytest.mark.parametrize("multicast, pipeline, fmt, policy", GRID[::2])
@@ -398,7 +398,6 @@ def test_numba_matches_simpy_with_send_costs(multicast, pipeline, fmt, policy, s
 def _one_packet(**changes):
     """One input unit on core 0 sends one synapse to one unit on core 7 (2 x 2 mesh, 2 cores per router)."""
     from neurosim.mapping import Mapping
-    from neurosim.trace import Trace
 
     gates = 3
     layer = LayerTrace(events=np.zeros((1, 1), dtype=bool), w_in_mask=np.array([[True, False, False]]),

@@ -24,7 +24,7 @@ tokens). ``--backend bound`` (exact counts, cycles a lower bound) gives the
 same figures to four digits on both cases today. Under 30 s on one shared
 core here, most of it the Numba compile.
 
-    python benchmarks/validate_published.py [--tokens 64] [--backend numba|bound]
+    python benchmarks/validate_published.py [--tokens 64] [--backend numba|bound] [--sensitivity]
 
 The last line printed is one JSON object: for each case ``<case>_energy_ratio_
 predicted/published`` (GPU over chip) and ``<case>_time_ratio_predicted/
@@ -139,17 +139,20 @@ def build_trace(case: Case, tokens: int, seed: int = 0):
     return replace(base, layers=tuple(layers), name=f"{case.key}_synthetic")
 
 
-def run_case(case: Case, tokens: int, backend: str) -> dict:
-    """Predicted and published energy and time per inference of both sides."""
+def run_case(case: Case, tokens: int, backend: str, chip_overrides: tuple[str, ...] = (),
+             gpu_overrides: tuple[str, ...] = (), gpu_options: dict | None = None, chip_trace=None) -> dict:
+    """Predicted and published energy and time per inference of both sides (``chip_trace``: another
+    trace for the chip side only, e.g. a different input encoding of the same network)."""
     import neurosim
     from neurosim.arch import load_arch
 
     trace = build_trace(case, tokens)
     t0 = time.perf_counter()
-    chip = neurosim.run(ROOT / case.chip_spec, trace, backend=backend)
+    chip = neurosim.run(ROOT / case.chip_spec, trace if chip_trace is None else chip_trace, backend=backend,
+                        overrides=list(chip_overrides))
     chip_s = time.perf_counter() - t0
-    gpu_arch = load_arch(ROOT / case.gpu_spec)
-    gpu = neurosim.run(gpu_arch, trace)
+    gpu_arch = load_arch(ROOT / case.gpu_spec, list(gpu_overrides))
+    gpu = neurosim.run(gpu_arch, trace, **(gpu_options or {}))
     n_c, n_g = case.chip_steps_per_inference, case.gpu_steps_per_inference
     static_c = chip.energy_breakdown_pj_per_token.get("static", 0.0)
     static_g = gpu.energy_breakdown_pj_per_token.get("static", 0.0)
@@ -168,6 +171,59 @@ def run_case(case: Case, tokens: int, backend: str) -> dict:
         d["time_ratio"] = d["chip_time_s"] / d["gpu_time_s"]
     return {"case": case, "pred": pred, "pub": pub, "chip": chip, "gpu": gpu, "gpu_defaults": gpu_arch.defaults,
             "chip_sim_s": chip_s}
+
+
+def _narrow_dense_input(case: Case, tokens: int, width: int):
+    """The case's trace with layer 0's input replaced by ``width`` always-active inputs wired to every unit
+    (``width=1``: the ``token`` encoding, one event per token carrying the folded embedding row)."""
+    c = replace(case, input_size=width)
+    trace = build_trace(c, tokens)
+    l0 = trace.layers[0]
+    dense = np.ones((width, l0.w_in_mask.shape[1]), dtype=l0.w_in_mask.dtype)
+    return replace(trace, layers=(replace(l0, w_in_mask=dense),) + trace.layers[1:], meta={**trace.meta, "input_size": width})
+
+
+# One change at a time against the shipped case: (label, case key, case fields, chip overrides,
+# GPU overrides, GPU options, chip-side trace builder or None; the GPU always runs the case's own trace). See docs/validation.md for why each is asked.
+S2_CYCLE_ENERGY = ("energy_pj.synop=514", "energy_pj.neuron_update_active=1543", "energy_pj.neuron_update_inactive=1029")
+VARIANTS = (
+    ("nazeer as shipped", "nazeer", {}, (), (), {}, None),
+    ("activity 0.15 per layer", "nazeer", {"activity": (0.15,) * 3}, (), (), {}, None),
+    ("activity 0.04 per layer", "nazeer", {"activity": (0.04,) * 3}, (), (), {}, None),
+    ("SpiNNaker2 25.7 pJ per busy cycle (proposed)", "nazeer", {}, S2_CYCLE_ENERGY, (), {}, None),
+    ("SpiNNaker2 static 0.075 W (PEs-off floor)", "nazeer", {}, ("static_power_w=0.075",), (), {}, None),
+    ("SpiNNaker2 at 150 MHz", "nazeer", {}, ("clock_hz=1.5e8",), (), {}, None),
+    ("A100 fp32", "nazeer", {}, (), (), {"precision": "fp32"}, None),
+    ("A100 with readout (750 x 33,278)", "nazeer", {}, (), (), {"include_readout": True}, None),
+    ("A100 fp32, readout and embedding", "nazeer", {}, (), (),
+     {"precision": "fp32", "include_readout": True, "include_embedding": True}, None),
+    ("A100 launch overhead 20 us per kernel", "nazeer", {}, (), ("kernels.launch_overhead_s=2e-5",), {}, None),
+    ("token encoding (1 dense input event per token)", "nazeer", {}, (), (), {},
+     lambda c, t: _narrow_dense_input(c, t, 1)),
+    ("kws as shipped", "kws", {}, (), (), {}, None),
+    ("kws activity 0.05", "kws", {"activity": (0.05,) * 3}, (), (), {}, None),
+    ("kws activity 0.2", "kws", {"activity": (0.2,) * 3}, (), (), {}, None),
+    ("kws on loihi_like (pre-silicon)", "kws", {"chip_spec": "arch_specs/loihi_like.yaml"}, (), (), {}, None),
+    ("kws K4000 launch overhead 20 us per kernel", "kws", {}, (), ("kernels.launch_overhead_s=2e-5",), {}, None),
+    ("kws input as spikes at rate 0.1 (39 always-on)", "kws", {}, (), (), {},
+     lambda c, t: _narrow_dense_input(c, t, 39)),
+)
+
+
+def print_sensitivity(tokens: int, backend: str) -> None:
+    """Each variant's predicted / published figures, one line each."""
+    cases = {c.key: c for c in CASES}
+    print(f"\n== sensitivity (pred/pub; ratios with pred/pub in brackets), {tokens} steps, backend {backend}")
+    print(f"   {'variant':<48} {'chip E':>7} {'chip t':>7} {'GPU E':>7} {'GPU t':>7} {'E ratio':>15} {'t ratio':>15}")
+    for label, key, fields, chip_o, gpu_o, gpu_opts, make in VARIANTS:
+        case = replace(cases[key], **fields)
+        chip_trace = make(case, tokens) if make else None
+        r = run_case(case, tokens, backend, chip_o, gpu_o, gpu_opts, chip_trace)
+        p, q = r["pred"], r["pub"]
+        f = {k: p[k] / q[k] for k in q}
+        print(f"   {label:<48} {f['chip_energy_j']:7.3f} {f['chip_time_s']:7.3f} {f['gpu_energy_j']:7.3f} "
+              f"{f['gpu_time_s']:7.3f} {p['energy_ratio']:7.3g} ({f['energy_ratio']:5.2f}) "
+              f"{p['time_ratio']:7.3g} ({f['time_ratio']:5.2f})")
 
 
 def print_case(r: dict, tokens: int, backend: str) -> None:
@@ -205,6 +261,8 @@ def main(argv=None) -> int:
     parser.add_argument("--tokens", type=int, default=64, help="timesteps simulated on the chip per case")
     parser.add_argument("--backend", default="numba", choices=["numba", "bound"])
     parser.add_argument("--cases", default=",".join(c.key for c in CASES))
+    parser.add_argument("--sensitivity", action="store_true",
+                        help="also print the one-change-at-a-time variants of docs/validation.md (before the JSON line)")
     args = parser.parse_args(argv)
     sys.path.insert(0, str(ROOT))
 
@@ -227,6 +285,8 @@ def main(argv=None) -> int:
             for q in ("energy_j", "time_s"):
                 out[f"{k}_{side}_{q}_predicted"] = r["pred"][f"{side}_{q}"]
                 out[f"{k}_{side}_{q}_published"] = r["pub"][f"{side}_{q}"]
+    if args.sensitivity:
+        print_sensitivity(args.tokens, args.backend)
     print(json.dumps({k: float(f"{v:.6g}") for k, v in out.items()}))
     return 0
 

@@ -15,11 +15,12 @@ import numpy as np
 
 from neurosim.arch import ChipArch, load_arch
 from neurosim.energy import energy_breakdown_pj, memory_bytes
+from neurosim.engine import BACKENDS as ENGINES
 from neurosim.engine import EngineError, build_arrays, simulate
 from neurosim.mapping import map_network
 from neurosim.network import build_network
 from neurosim.result import Result
-from neurosim.trace import Trace, load_trace, summary
+from neurosim.trace import Trace, TraceError, load_trace, summary
 
 # two-sided 95% Student-t quantiles for 1..30 degrees of freedom
 _T975 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145, 2.131,
@@ -124,7 +125,7 @@ def run(
     batch: int = 1,
     policy: str = "contiguous",
     min_cores: int = 1,
-    backend: str = "numba",
+    engine: str = "numba",
     chunk_steps: int | None = None,
     sample: int | None = None,
     window: int = 256,
@@ -133,6 +134,7 @@ def run(
     progress: bool = False,
     threads: int = 1,
     stream: bool = False,
+    backend: str | None = None,
     **gpu_options,
 ) -> Result:
     """Simulate ``trace`` on ``arch`` and return per-token cycles, traffic and energy.
@@ -145,7 +147,7 @@ def run(
     overrides : ``["key.path=value", ...]`` applied to the architecture.
     batch : GPU specs only (event chips process one token stream).
     policy, min_cores : mapping policy (``contiguous`` or ``balanced``) and spread.
-    backend : ``numba`` (exact), ``simpy`` (the reference; small cases only) or ``bound``
+    engine : ``numba`` (exact), ``simpy`` (the reference; small cases only) or ``bound``
         (no packet replay: exact counts but the wait cycles; cycles are lower bounds).
     chunk_steps : stream the trace through the engine in chunks of timesteps.
     threads : simulate chunks of timesteps (or the sampled / checked windows) on this many
@@ -154,31 +156,42 @@ def run(
         memory holds one chunk of ``chunk_steps`` timesteps, default 4096). Same result.
     sample, window : simulate ``sample`` windows of ``window`` tokens (stratified,
         random within strata with ``seed``) and report 95% confidence intervals.
-    check : with ``backend="bound"``, also replay ``check`` windows of ``window`` tokens
+    check : with ``engine="bound"``, also replay ``check`` windows of ``window`` tokens
         (drawn as for ``sample``) with the exact engine and record in ``meta`` how close
         the bound's cycles came there (``bound_check_*``).
+    backend : the old name of ``engine`` (deprecated).
 
     Examples
     --------
-    >>> r = run("arch_specs/loihi_like.yaml", "traces/ptb_egru90.npz", tokens=64)  # doctest: +SKIP
+    >>> r = run("loihi_like", "ptb_egru90", tokens=64)  # doctest: +SKIP
     >>> r.energy_pj_per_token  # doctest: +SKIP
     """
+    if backend is not None:
+        import warnings
+
+        warnings.warn("run(backend=...) is deprecated; use engine=...", DeprecationWarning, stacklevel=2)
+        engine = backend
+    if engine not in ENGINES:
+        raise EngineError(f"engine: got {engine!r}; allowed: {list(ENGINES)}")
+    backend = engine  # the engine package's own parameter is still called backend
     arch = _as_arch(arch, overrides)
     if check is not None and (backend != "bound" or check < 1):
-        raise EngineError(f"check: got {check} windows with backend {backend!r}; allowed: >= 1, "
-                          "with backend 'bound' (it checks the bound against the exact engine)")
+        raise EngineError(f"check: got {check} windows with engine {backend!r}; allowed: >= 1, "
+                          "with engine 'bound' (it checks the bound against the exact engine)")
     if stream:
         if not isinstance(trace, (str, Path)):
             raise EngineError("stream: needs a trace path; an in-memory trace is already loaded")
         if sample or check or backend not in ("numba", "bound") or not isinstance(arch, ChipArch):
-            raise EngineError("stream: works with the numba or bound backend on a chip spec, without --sample "
+            raise EngineError("stream: works with the numba or bound engine on a chip spec, without --sample "
                               "or --check")
-        return _run_streamed(arch, trace, tokens, policy, min_cores, chunk_steps or 4096, progress, threads,
+        from neurosim.data import resolve_trace
+
+        return _run_streamed(arch, resolve_trace(trace, TraceError), tokens, policy, min_cores, chunk_steps or 4096, progress, threads,
                              backend)
     trace = _as_trace(trace, tokens)
     if not isinstance(arch, ChipArch):
         if sample or check or backend != "numba":
-            raise EngineError(f"backend {backend!r}, sample {sample}, check {check}: {arch.name} is a GPU spec, "
+            raise EngineError(f"engine {backend!r}, sample {sample}, check {check}: {arch.name} is a GPU spec, "
                               "modelled analytically over the whole trace; these apply to neuromorphic chips only")
         from neurosim.gpu import simulate_gpu
 
@@ -206,6 +219,8 @@ def run(
         meta.update(_check_bound(arch, trace, network, mapping, arrays, check, window, seed, threads))
     if sample:
         return _run_sampled(arch, trace, network, mapping, arrays, sample, window, seed, meta, threads, backend)
+    if progress:
+        _warm_up(trace, network, mapping, arch, arrays, backend)
     eng = simulate(trace, network, mapping, arch, backend=backend, chunk_steps=chunk_steps, arrays=arrays,
                    progress=progress, threads=threads)
     meta["simulate_s"] = eng.simulate_s
@@ -223,6 +238,8 @@ def _run_streamed(arch, path, tokens, policy, min_cores, chunk_steps, progress, 
     mapping = map_network(network, arch, policy=policy, min_cores=min_cores)
     arrays = build_arrays(network, mapping, arch, bound=backend == "bound")
     build_s = time.perf_counter() - t0
+    if progress:
+        _warm_up(synthetic_like(trace), network, mapping, arch, arrays, backend)
     with EventStream(path, trace.hidden_sizes, trace.n_tokens) as events:
         eng = simulate(trace, network, mapping, arch, backend=backend, chunk_steps=chunk_steps, arrays=arrays,
                        progress=progress, threads=threads, events=events.read)
@@ -239,6 +256,18 @@ def _run_streamed(arch, path, tokens, policy, min_cores, chunk_steps, progress, 
     }
     return result_from_counts(arch, trace, eng.counts, eng.tokens, eng.latency_cycles_per_token(),
                               eng.core_busy_cycles, mapping.compartments_per_core, meta)
+
+
+def _warm_up(trace: Trace, network, mapping, arch: ChipArch, arrays, backend: str) -> None:
+    """Replay one timestep, so that the Numba compile is done before a progress bar starts timing."""
+    if backend in ("numba", "bound"):
+        simulate(trace, network, mapping, arch, backend=backend, arrays=arrays, token_end=1, steps=(0, 1))
+
+
+def synthetic_like(trace: Trace) -> Trace:
+    """``trace``'s first step with no events: enough to compile the kernels for a trace loaded without events."""
+    layers = tuple(replace(l, events=np.zeros((1, l.hidden_size), dtype=bool), values=None) for l in trace.layers)
+    return replace(trace, tokens=trace.tokens[:1], layers=layers)
 
 
 def _mapping_meta(arch: ChipArch, mapping, policy: str, backend: str) -> dict:
@@ -303,7 +332,7 @@ def _check_bound(arch, trace, network, mapping, arrays, windows, window, seed, t
 def _run_sampled(arch, trace, network, mapping, arrays, sample, window, seed, meta, threads, backend) -> Result:
     """Simulate ``sample`` windows of timesteps, each identical to the same steps of a full run."""
     if arrays is None:
-        raise EngineError("sample: needs the numba or bound backend")
+        raise EngineError("sample: needs the numba or bound engine")
     T = trace.n_tokens
     if sample < 2:
         raise EngineError(f"sample: got {sample}; allowed: >= 2 windows")

@@ -474,7 +474,7 @@ def run_group(points: list[Point]) -> list[dict]:
                     engine = {key: opts[key] for key in ("sample", "check") if opts.get(key)}
                     if engine:
                         engine.update(window=opts["window"], seed=opts["sample_seed"])
-                    engine["backend"] = opts["backend"]
+                    engine["engine"] = opts["backend"]
                 result = run(arch, trace, tokens=point.trace["tokens"], policy=opts["policy"],
                              min_cores=opts["min_cores"], **engine)
                 if i == 0:
@@ -585,7 +585,8 @@ def consolidate(out: str | Path, order: list[str] | None = None) -> pd.DataFrame
 # ----------------------------------------------------------------------------- the runner
 
 
-def _groups(points: list[Point]) -> list[list[Point]]:
+def groups(points: list[Point]) -> list[list[Point]]:
+    """The points in groups of one simulation each (equal ``sim_id``), in first-seen order."""
     by_sim: dict[str, list[Point]] = {}
     for p in points:
         by_sim.setdefault(p.sim_id, []).append(p)
@@ -692,7 +693,7 @@ def sweep(
     else:
         finished = set()
     todo = [p for p in sw.points if p.point_id not in finished]
-    groups = _groups(todo)
+    todo_groups = groups(todo)
     order = [p.point_id for p in sw.points]
     writer = _PartWriter(out)
     bar = None
@@ -712,11 +713,11 @@ def sweep(
             on_rows(rows)
 
     try:
-        if groups:
+        if todo_groups:
             if scheduler is not None:
-                _run_dask(groups, scheduler, record)
+                _run_dask(todo_groups, scheduler, record)
             else:
-                _run_local(groups, workers, record)
+                _run_local(todo_groups, workers, record)
     finally:
         writer.flush()
         if bar is not None:
@@ -779,79 +780,3 @@ def recost(df: pd.DataFrame, arch_path: str | Path, overrides: list[str] | dict 
             key = parts if isinstance(parts, str) else ".".join(parts)
             out.loc[ok, f"arch.{key}"] = _scalar(value)
     return out
-
-
-# ----------------------------------------------------------------------------- CLI
-
-
-def add_sweep_arguments(parser) -> None:
-    """Arguments of ``neurosim sweep``."""
-    parser.add_argument("spec", help="sweep spec YAML (see docs/sweeps.md)")
-    parser.add_argument("--out", help="results parquet (default: SPEC's name with .parquet, in the current folder)")
-    parser.add_argument("--workers", type=int, default=min(4, os.cpu_count() or 1),
-                        help="local worker processes (1: in this process); default %(default)s")
-    parser.add_argument("--scheduler", metavar="ADDRESS",
-                        help="run on an existing Dask distributed cluster (needs the 'dist' extra)")
-    parser.add_argument("--retry-errors", action="store_true", help="run again points whose stored row is an error")
-    parser.add_argument("--dry-run", action="store_true", help="check the spec and print the plan, run nothing")
-    parser.add_argument("--quiet", action="store_true", help="no progress bar")
-
-
-def run_sweep(args) -> int:
-    """``neurosim sweep SPEC --out results.parquet [--workers N] [--scheduler ADDRESS]``."""
-    sw = load_sweep(args.spec)
-    out = Path(args.out or Path(args.spec).with_suffix(".parquet").name)
-    groups = _groups(sw.points)
-    if args.dry_run:
-        print(f"{args.spec}: valid; {len(sw.points)} points in {len(groups)} simulations "
-              f"({len(sw.points) - len(groups)} re-costed), axes {sw.axis_keys}")
-        return 0
-    if args.workers < 1:
-        raise SpecError(f"--workers: got {args.workers}; allowed: >= 1")
-    df = sweep(sw, out, workers=args.workers, scheduler=args.scheduler, retry_errors=args.retry_errors,
-               progress=not args.quiet)
-    mine = df[df["point_id"].isin({p.point_id for p in sw.points})]
-    n_err = int((mine["status"] != STATUS_OK).sum())
-    print(f"wrote {out}: {len(mine)} points, {len(mine) - n_err} ok, {n_err} errors", file=sys.stderr)
-    if n_err:
-        first = mine.loc[mine["status"] != STATUS_OK, "error"].iloc[0]
-        print(f"first error: {first}", file=sys.stderr)
-    return 0
-
-
-def add_plot_arguments(parser) -> None:
-    """Arguments of ``neurosim plot``."""
-    parser.add_argument("results", help="results parquet written by neurosim sweep")
-    parser.add_argument("--x", required=True, help="column on the x axis, e.g. cycles_per_token")
-    parser.add_argument("--y", required=True, help="column on the y axis, e.g. energy_pj_per_token")
-    parser.add_argument("--hue", help="column that colours the points")
-    parser.add_argument("--out", help="image file (default: RESULTS_X_vs_Y.png)")
-    parser.add_argument("--pareto", action="store_true", help="draw the Pareto front (both minimised) and print it")
-    parser.add_argument("--maximize-x", action="store_true", help="Pareto front maximises x")
-    parser.add_argument("--maximize-y", action="store_true", help="Pareto front maximises y")
-    parser.add_argument("--logx", action="store_true")
-    parser.add_argument("--logy", action="store_true")
-    parser.add_argument("--query", help="pandas query selecting rows, e.g. \"arch == 'loihi_like'\"")
-
-
-def run_plot(args) -> int:
-    """``neurosim plot results.parquet --x ... --y ... [--hue ...] [--pareto]``."""
-    from neurosim.analysis import pareto_front, plot
-
-    df = read_results(args.results)
-    if df.empty:
-        raise SpecError(f"{args.results}: no results (no such file, or empty)")
-    if "status" in df:
-        df = df[df["status"] == STATUS_OK]
-    if args.query:
-        df = df.query(args.query)
-    out = args.out or f"{Path(args.results).with_suffix('')}_{args.x}_vs_{args.y}.png"
-    minimize = (not args.maximize_x, not args.maximize_y)
-    path = plot(df, args.x, args.y, hue=args.hue, out=out, pareto=args.pareto, logx=args.logx, logy=args.logy,
-                minimize=minimize)
-    print(f"wrote {path}", file=sys.stderr)
-    if args.pareto:
-        front = pareto_front(df, args.x, args.y, minimize=minimize)
-        cols = [c for c in ("point_id", "arch", "trace", args.hue, args.x, args.y) if c and c in front]
-        print(front[list(dict.fromkeys(cols))].to_string(index=False))
-    return 0

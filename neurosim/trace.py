@@ -255,12 +255,24 @@ def _check_meta(meta: object) -> dict:
     return meta
 
 
+def read_meta(path: str | os.PathLike) -> dict:
+    """The checked ``meta`` of a trace file (or shipped name), without reading its arrays."""
+    from neurosim.data import resolve_trace
+
+    path = resolve_trace(path, TraceError)
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            return _check_meta(json.loads(str(npz["meta"][()])))
+    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile) as exc:
+        raise TraceError(f"trace {path}: no readable meta ({exc})") from None
+
+
 def load_trace(path: str | os.PathLike, tokens: int | None = None, events: bool = True) -> Trace:
     """Load and check a trace file.
 
     Parameters
     ----------
-    path : path of the ``.npz`` file.
+    path : path of the ``.npz`` file, or the name of a shipped trace (``"ptb_egru90"``).
     tokens : keep only the first ``tokens`` steps (None: all).
     events : False loads meta, tokens and connectivity only (``LayerTrace.events``
         is None); stream the events with :class:`EventStream`.
@@ -269,9 +281,11 @@ def load_trace(path: str | os.PathLike, tokens: int | None = None, events: bool 
     ------
     TraceError naming the offending key when the file breaks the format.
     """
-    path = Path(path)
+    from neurosim.data import resolve_trace
+
+    path = resolve_trace(path, TraceError)
     if not path.is_file():
-        raise TraceError(f"trace: no such file {str(path)!r}")
+        raise TraceError(f"trace {path}: no such file")
     try:
         npz = np.load(path, allow_pickle=False)
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:

@@ -116,9 +116,10 @@ def test_cli_validate(files, capsys):
         (["run", "--arch", "{tmp}/none.yaml", "--trace", "{trace}"], "none.yaml: no such file"),
         (["run", "--arch", "{arch}", "--trace", "{trace}", "--policy", "zigzag"], "mapping policy: got 'zigzag'"),
         (["run", "--arch", "{arch}", "--trace", "{trace}", "--batch", "4"], "batch: got 4"),
-        (["run", "--arch", "{arch}", "--trace", "{trace}", "--backend", "fpga"], "backend: got 'fpga'"),
-        (["run", "--arch", "{arch}", "--trace", "{trace}", "--check", "2"], "check: got 2 windows with backend"),
-        (["run", "--arch", "{arch}", "--trace", "{trace}", "--backend", "bound", "--check", "9", "--window", "8"],
+        (["run", "--arch", "{arch}", "--trace", "{trace}", "--engine", "fpga"], "engine: got 'fpga'"),
+        (["run", "--arch", "{arch}", "--trace", "{trace}", "--backend", "fpga"], "engine: got 'fpga'"),
+        (["run", "--arch", "{arch}", "--trace", "{trace}", "--check", "2"], "check: got 2 windows with engine"),
+        (["run", "--arch", "{arch}", "--trace", "{trace}", "--engine", "bound", "--check", "9", "--window", "8"],
          "window: got 8 x check 9"),
         (["run", "--arch", "{root}/arch_specs/gpu_a100.yaml", "--trace", "{trace}", "--sample", "2"], "is a GPU spec"),
     ],
@@ -195,7 +196,7 @@ def test_event_stream_reads_forward_windows(tmp_path):
 def test_cli_run_uses_every_usable_core_by_default(tmp_path, monkeypatch, capsys):
     """Without --threads the CLI replays on every usable core; the report equals a one-thread run."""
     import neurosim.api
-    import neurosim.cli
+    import neurosim.cli.run
 
     arch = tmp_path / "tiny.yaml"
     arch.write_text(yaml.safe_dump(TINY_ARCH))
@@ -209,7 +210,7 @@ def test_cli_run_uses_every_usable_core_by_default(tmp_path, monkeypatch, capsys
         return real_run(*args, **kwargs)
 
     monkeypatch.setattr(neurosim.api, "run", spy)
-    monkeypatch.setattr(neurosim.cli, "usable_cores", lambda: 3)
+    monkeypatch.setattr(neurosim.cli.run, "usable_cores", lambda: 3)
     argv = ["run", "--arch", str(arch), "--trace", str(trace), "--format", "json", "--quiet"]
     assert main(argv) == 0
     default = json.loads(capsys.readouterr().out)
@@ -229,20 +230,20 @@ def test_bound_backend_through_the_api_and_cli(tmp_path, capsys):
     path = save_trace(trace, tmp_path / "t.npz")
     arch = make_arch()
     exact = neurosim.run(arch, trace)
-    bound = neurosim.run(arch, trace, backend="bound")
+    bound = neurosim.run(arch, trace, engine="bound")
     assert "link_wait_cycles" not in bound.counts and "core_wait_cycles" not in bound.counts
     assert bound.synaptic_ops_per_token == exact.synaptic_ops_per_token
     assert bound.memory_bytes_per_token == exact.memory_bytes_per_token
     assert bound.cycles_per_token <= exact.cycles_per_token and bound.meta["engine_backend"] == "bound"
-    streamed = neurosim.run(arch, path, backend="bound", stream=True, chunk_steps=7)
+    streamed = neurosim.run(arch, path, engine="bound", stream=True, chunk_steps=7)
     assert streamed.counts == bound.counts
-    threaded = neurosim.run(arch, trace, backend="bound", chunk_steps=9, threads=2)
+    threaded = neurosim.run(arch, trace, engine="bound", chunk_steps=9, threads=2)
     assert threaded.counts == bound.counts and threaded.cycles_per_token == bound.cycles_per_token
-    sampled = neurosim.run(arch, trace, backend="bound", sample=3, window=10)
+    sampled = neurosim.run(arch, trace, engine="bound", sample=3, window=10)
     assert sampled.intervals["cycles_per_token"][0] <= sampled.cycles_per_token
-    checked = neurosim.run(arch, trace, backend="bound", check=3, window=10, seed=2)
+    checked = neurosim.run(arch, trace, engine="bound", check=3, window=10, seed=2)
     assert checked.counts == bound.counts and checked.meta["bound_check_windows"] == 3
-    assert neurosim.run(arch, trace, backend="bound", check=3, window=10, seed=2, threads=2).meta[
+    assert neurosim.run(arch, trace, engine="bound", check=3, window=10, seed=2, threads=2).meta[
         "bound_check_cycles_fraction"] == checked.meta["bound_check_cycles_fraction"]
     # the check's windows replayed here by hand: bound cycles / exact cycles
     L, n = len(trace.layers), 10
@@ -254,13 +255,13 @@ def test_bound_backend_through_the_api_and_cli(tmp_path, capsys):
                          for a in checked.meta["bound_check_starts"]))
     assert checked.meta["bound_check_cycles_fraction"] == pytest.approx(ratio[0] / ratio[1], rel=1e-12)
     assert 0.5 < checked.meta["bound_check_worst_window_fraction"] <= checked.meta["bound_check_cycles_fraction"] <= 1
-    with pytest.raises(neurosim.engine.EngineError, match="check: got 2 windows with backend 'numba'"):
+    with pytest.raises(neurosim.engine.EngineError, match="check: got 2 windows with engine 'numba'"):
         neurosim.run(arch, trace, check=2)
     with pytest.raises(neurosim.engine.EngineError, match="without --sample or --check"):
-        neurosim.run(arch, path, backend="bound", stream=True, check=2)
+        neurosim.run(arch, path, engine="bound", stream=True, check=2)
     arch_path = tmp_path / "tiny.yaml"
     arch_path.write_text(yaml.safe_dump(TINY_ARCH))
-    assert main(["run", "--arch", str(arch_path), "--trace", str(path), "--backend", "bound", "--quiet", "--check",
+    assert main(["run", "--arch", str(arch_path), "--trace", str(path), "--engine", "bound", "--quiet", "--check",
                  "2", "--window", "8"]) == 0
     out = capsys.readouterr().out
     assert "lower bounds" in out and "checked on 2 windows of 8 tokens" in out

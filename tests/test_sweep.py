@@ -264,5 +264,5 @@ def test_bound_sweep_with_a_check(arch_yaml, tmp_path):
     trace = synthetic(SYNTH["hidden_sizes"], input_size=10, activity=0.3, weight_sparsity=0.6, tokens=60, seed=3)
     for _, row in bound.iterrows():
         fresh = neurosim.run(arch_yaml, trace, overrides={"noc.flit_bits": row["arch.noc.flit_bits"]},
-                             backend="bound", check=2, window=10, seed=1)
+                             engine="bound", check=2, window=10, seed=1)
         assert row["meta.bound_check_cycles_fraction"] == fresh.meta["bound_check_cycles_fraction"] <= 1.0

@@ -1,57 +1,34 @@
 """The public Python API: ``neurosim.run(arch, trace) -> Result``.
 
-Data flows one way: trace -> network -> mapping -> engine -> energy -> Result.
+Data flows one way: trace -> network -> mapping -> engine -> costing -> Result on a chip
+target; trace -> GPU roofline model -> costing -> Result on a GPU target. This module
+decides the target (:func:`target_of`) and runs the stages; sampled and checked runs
+replay windows chosen by :mod:`neurosim.sampling`.
 """
 
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import replace
 from pathlib import Path
-from statistics import NormalDist
 
 import numpy as np
 
 from neurosim.arch import ChipArch, load_arch
-from neurosim.energy import energy_breakdown_pj, memory_bytes
+from neurosim.costing import chip_result
 from neurosim.engine import BACKENDS as ENGINES
 from neurosim.engine import EngineError, build_arrays, simulate
 from neurosim.mapping import map_network
 from neurosim.network import build_network
 from neurosim.result import Result
+from neurosim.sampling import PER_TOKEN_FIGURES, confidence_interval, window_range, window_starts
 from neurosim.trace import Trace, TraceError, load_trace, summary
 
-# two-sided 95% Student-t quantiles for 1..30 degrees of freedom
-_T975 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145, 2.131,
-         2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042)
-PER_TOKEN_FIGURES = (
-    "cycles_per_token",
-    "latency_s_per_token",
-    "time_s_per_token",
-    "synaptic_ops_per_token",
-    "packets_per_token",
-    "flit_hops_per_token",
-    "energy_pj_per_token",
-)
+TARGETS = ("chip", "gpu")
 
-
-def _t975(df: int) -> float:
-    return _T975[df - 1] if df <= len(_T975) else NormalDist().inv_cdf(0.975)
-
-
-def confidence_interval(per_window: list[float], centre: float) -> list[float]:
-    """95% interval around ``centre`` from the per-window values (Student t, ``len - 1`` degrees of freedom)."""
-    values = np.asarray(per_window, dtype=np.float64)
-    half = _t975(values.size - 1) * values.std(ddof=1) / math.sqrt(values.size)
-    return [float(centre - half), float(centre + half)]
-
-
-def sampled_energy_interval(window_counts: list[dict], window_tokens: int, arch: ChipArch,
-                            centre: float) -> list[float]:
-    """The energy-per-token interval of a sampled run, costed on ``arch`` (to re-cost without re-simulating)."""
-    per_window = [sum(energy_breakdown_pj(c, arch).values()) / window_tokens for c in window_counts]
-    return confidence_interval(per_window, centre)
+def target_of(arch) -> str:
+    """``"chip"`` for a neuromorphic spec, ``"gpu"`` for a GPU spec (``kind: gpu``)."""
+    return "chip" if isinstance(arch, ChipArch) else "gpu"
 
 
 def _as_arch(arch, overrides):
@@ -73,47 +50,6 @@ def _as_trace(trace, tokens):
             raise EngineError(f"tokens: got {tokens}; allowed: >= 1")
         return trace.window(0, tokens)
     return trace
-
-
-def result_from_counts(
-    arch: ChipArch,
-    trace: Trace,
-    counts: dict,
-    tokens: int,
-    latency_cycles_per_token: float,
-    core_busy_cycles: np.ndarray,
-    compartments_per_core: np.ndarray,
-    meta: dict,
-) -> Result:
-    """Cost ``counts`` with the architecture's tables and fill a :class:`Result`."""
-    energy = energy_breakdown_pj(counts, arch)
-    mem = memory_bytes(counts, arch)
-    total_cycles = counts["total_cycles"]
-    used = compartments_per_core > 0
-    util = core_busy_cycles[used] / max(total_cycles, 1)
-    per_tok = 1.0 / tokens
-    return Result(
-        arch=arch.name,
-        trace=trace.name,
-        backend="event",
-        tokens=tokens,
-        cycles_per_token=total_cycles * per_tok,
-        latency_s_per_token=latency_cycles_per_token * arch.cycle_s,
-        time_s_per_token=total_cycles * per_tok * arch.cycle_s,
-        synaptic_ops_per_token=counts["synops"] * per_tok,
-        packets_per_token=counts["packets_injected"] * per_tok,
-        flit_hops_per_token=(counts["flit_hops_x"] + counts["flit_hops_y"]) * per_tok,
-        memory_bytes_per_token={k: v * per_tok for k, v in mem.items()},
-        energy_pj_per_token=sum(energy.values()) * per_tok,
-        energy_breakdown_pj_per_token={k: v * per_tok for k, v in energy.items()},
-        core_utilization={
-            "min": float(util.min()) if util.size else 0.0,
-            "mean": float(util.mean()) if util.size else 0.0,
-            "max": float(util.max()) if util.size else 0.0,
-        },
-        counts={k: float(v) for k, v in counts.items()},
-        meta=meta,
-    )
 
 
 def run(
@@ -181,7 +117,7 @@ def run(
     if stream:
         if not isinstance(trace, (str, Path)):
             raise EngineError("stream: needs a trace path; an in-memory trace is already loaded")
-        if sample or check or backend not in ("numba", "bound") or not isinstance(arch, ChipArch):
+        if sample or check or backend not in ("numba", "bound") or target_of(arch) != "chip":
             raise EngineError("stream: works with the numba or bound engine on a chip spec, without --sample "
                               "or --check")
         from neurosim.data import resolve_trace
@@ -189,7 +125,7 @@ def run(
         return _run_streamed(arch, resolve_trace(trace, TraceError), tokens, policy, min_cores, chunk_steps or 4096, progress, threads,
                              backend)
     trace = _as_trace(trace, tokens)
-    if not isinstance(arch, ChipArch):
+    if target_of(arch) == "gpu":
         if sample or check or backend != "numba":
             raise EngineError(f"engine {backend!r}, sample {sample}, check {check}: {arch.name} is a GPU spec, "
                               "modelled analytically over the whole trace; these apply to neuromorphic chips only")
@@ -224,8 +160,8 @@ def run(
     eng = simulate(trace, network, mapping, arch, backend=backend, chunk_steps=chunk_steps, arrays=arrays,
                    progress=progress, threads=threads)
     meta["simulate_s"] = eng.simulate_s
-    return result_from_counts(arch, trace, eng.counts, eng.tokens, eng.latency_cycles_per_token(),
-                              eng.core_busy_cycles, mapping.compartments_per_core, meta)
+    return chip_result(arch, trace.name, eng.counts, eng.tokens, eng.latency_cycles_per_token(),
+                       eng.core_busy_cycles, mapping.compartments_per_core, meta)
 
 
 def _run_streamed(arch, path, tokens, policy, min_cores, chunk_steps, progress, threads, backend) -> Result:
@@ -254,8 +190,8 @@ def _run_streamed(arch, path, tokens, policy, min_cores, chunk_steps, progress, 
         "build_s": build_s,
         "simulate_s": eng.simulate_s,
     }
-    return result_from_counts(arch, trace, eng.counts, eng.tokens, eng.latency_cycles_per_token(),
-                              eng.core_busy_cycles, mapping.compartments_per_core, meta)
+    return chip_result(arch, trace.name, eng.counts, eng.tokens, eng.latency_cycles_per_token(),
+                       eng.core_busy_cycles, mapping.compartments_per_core, meta)
 
 
 def _warm_up(trace: Trace, network, mapping, arch: ChipArch, arrays, backend: str) -> None:
@@ -284,23 +220,10 @@ def _mapping_meta(arch: ChipArch, mapping, policy: str, backend: str) -> dict:
     }
 
 
-def _window_starts(n_tokens: int, windows: int, window: int, seed: int, what: str) -> list[int]:
-    """First tokens of ``windows`` windows of ``window`` tokens: one at random in each of as many equal strata."""
-    if window < 1 or windows * window > n_tokens:
-        raise EngineError(f"window: got {window} x {what} {windows}; allowed: {what} * window <= {n_tokens} tokens")
-    rng = np.random.default_rng(seed)
-    stratum = n_tokens // windows
-    return [k * stratum + int(rng.integers(0, stratum - window + 1)) for k in range(windows)]
-
-
 def _window(trace: Trace, network, mapping, arch: ChipArch, arrays, start: int, window: int, backend: str):
     """Replay tokens ``start .. start + window`` exactly as the same steps of a full run."""
-    L = len(trace.layers)
-    if arch.pipeline == "pipelined":
-        steps, first = (start, start + window), max(0, start - L + 1)
-    else:
-        steps, first = (start * L, (start + window) * L), start
-    return simulate(trace, network, mapping, arch, backend=backend, token_begin=first, token_end=start + window,
+    first, stop, steps = window_range(start, window, len(trace.layers), arch.pipeline == "pipelined")
+    return simulate(trace, network, mapping, arch, backend=backend, token_begin=first, token_end=stop,
                     arrays=arrays, steps=steps)
 
 
@@ -319,7 +242,7 @@ def _windows(trace, network, mapping, arch, arrays, starts, window, backend, thr
 
 def _check_bound(arch, trace, network, mapping, arrays, windows, window, seed, threads) -> dict:
     """The bound's cycles against the exact engine's on ``windows`` windows of the trace."""
-    starts = _window_starts(trace.n_tokens, windows, window, seed, "check")
+    starts = window_starts(trace.n_tokens, windows, window, seed, "check")
     exact, bound = (np.array([r.counts["total_cycles"] for r in _windows(trace, network, mapping, arch, arrays,
                                                                          starts, window, backend, threads)],
                              dtype=np.float64) for backend in ("numba", "bound"))
@@ -336,7 +259,7 @@ def _run_sampled(arch, trace, network, mapping, arrays, sample, window, seed, me
     T = trace.n_tokens
     if sample < 2:
         raise EngineError(f"sample: got {sample}; allowed: >= 2 windows")
-    starts = _window_starts(T, sample, window, seed, "sample")
+    starts = window_starts(T, sample, window, seed, "sample")
     L = len(trace.layers)
     per_window = []
     window_counts: list[dict] = []  # kept in the result's meta, so its energy interval can be re-costed
@@ -345,8 +268,8 @@ def _run_sampled(arch, trace, network, mapping, arrays, sample, window, seed, me
     t0 = time.perf_counter()
     for eng in _windows(trace, network, mapping, arch, arrays, starts, window, backend, threads):
         latency = eng.step_cycles.mean() * L  # per token: L steps of this window, pipelined or not
-        r = result_from_counts(arch, trace, eng.counts, window, latency, eng.core_busy_cycles,
-                               mapping.compartments_per_core, meta)
+        r = chip_result(arch, trace.name, eng.counts, window, latency, eng.core_busy_cycles,
+                        mapping.compartments_per_core, meta)
         per_window.append(r)
         window_counts.append(dict(eng.counts))
         for k, v in eng.counts.items():
@@ -355,8 +278,8 @@ def _run_sampled(arch, trace, network, mapping, arrays, sample, window, seed, me
     latency_all = float(np.mean([r.latency_s_per_token for r in per_window])) / arch.cycle_s
     meta = {**meta, "sample_windows": sample, "sample_window_tokens": window, "sample_starts": starts,
             "sample_window_counts": window_counts, "simulate_s": time.perf_counter() - t0}
-    pooled = result_from_counts(arch, trace, counts_total, sample * window, latency_all, busy_total,
-                                mapping.compartments_per_core, meta)
+    pooled = chip_result(arch, trace.name, counts_total, sample * window, latency_all, busy_total,
+                         mapping.compartments_per_core, meta)
     intervals = {name: confidence_interval([getattr(r, name) for r in per_window], getattr(pooled, name))
                  for name in PER_TOKEN_FIGURES}
     return replace(pooled, intervals=intervals)

@@ -5,8 +5,8 @@ the table holds one row per result. Batch applies to GPU specs only; an
 event-driven chip runs one stream, so it gives one row with ``batch = 1``
 whatever batches were asked for.
 
-GPU specs run through :func:`neurosim.gpu.simulate_gpu`; neuromorphic specs
-through :func:`neurosim.api.run`.
+Every run goes through :func:`neurosim.api.run`, which decides the target
+(chip or GPU) of each spec.
 
 Examples
 --------
@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from neurosim.gpu import GpuArch, simulate_gpu
+from neurosim.api import run, target_of
 from neurosim.result import Result
 from neurosim.trace import Trace, load_trace
 
@@ -139,19 +139,15 @@ def compare(
     loaded_archs = _load_archs(archs)
     gpu_options = dict(gpu_options or {})
     jobs = [(trace, arch, b) for trace in loaded_traces for arch in loaded_archs
-            for b in (batches if isinstance(arch, GpuArch) else [1])]
+            for b in (batches if target_of(arch) == "gpu" else [1])]
     if progress:
         from tqdm import tqdm
 
         jobs = tqdm(jobs, desc="comparing", unit="run", leave=False)
     rows = []
     for trace, arch, b in jobs:
-        if isinstance(arch, GpuArch):
-            rows.append(result_row(simulate_gpu(arch, trace, batch=b, **gpu_options), b))
-        else:
-            from neurosim.api import run
-
-            rows.append(result_row(run(arch, trace, tokens=tokens), 1))
+        options = gpu_options if target_of(arch) == "gpu" else {}
+        rows.append(result_row(run(arch, trace, tokens=tokens, batch=b, **options), b))
     df = pd.DataFrame(rows)
     filled = [c for c in df.columns if c.startswith((ENERGY_PREFIX, BYTES_PREFIX))]
     df[filled] = df[filled].fillna(0.0)

@@ -13,7 +13,7 @@ from conftest import TINY_ARCH, make_arch
 
 import neurosim
 from neurosim.cli import main
-from neurosim.energy import energy_breakdown_pj
+from neurosim.costing import energy_breakdown_pj
 from neurosim.mapping import map_network
 from neurosim.network import build_network
 from neurosim.trace import save_trace, summary, synthetic

@@ -9,7 +9,8 @@ import pytest
 import yaml
 
 from neurosim.arch import load_arch
-from neurosim.gpu import GpuArch, energy_breakdown_pj, matrix_cost, simulate_gpu
+from neurosim.costing.gpu import energy_breakdown_pj
+from neurosim.gpu import GpuArch, matrix_cost, simulate_gpu
 from neurosim.spec import SpecError
 from neurosim.trace import synops_per_step, synthetic
 
@@ -192,7 +193,7 @@ def test_energy_is_dynamic_plus_static_times_time(a100, trace, kwargs, batch):
     assert b["static"] == pytest.approx(a100.static_power_w * r.time_s_per_token * 1e12, rel=1e-12)
     assert b["hbm"] == pytest.approx(r.memory_bytes_per_token["hbm"] * a100.energy.hbm_pj_per_byte, rel=1e-12)
     assert b["sram"] == pytest.approx(r.memory_bytes_per_token["sram"] * a100.energy.sram_pj_per_byte, rel=1e-12)
-    recost = energy_breakdown_pj(a100, r.counts, r.meta["precision"])
+    recost = energy_breakdown_pj(r.counts, a100, r.meta["precision"])
     for k, v in recost.items():
         assert v / served == pytest.approx(b[k], rel=1e-12)
     assert r.time_s_per_token == pytest.approx(r.counts["seconds"] / served, rel=1e-12)

@@ -109,25 +109,24 @@ def run(
         engine = backend
     if engine not in ENGINES:
         raise EngineError(f"engine: got {engine!r}; allowed: {list(ENGINES)}")
-    backend = engine  # the engine package's own parameter is still called backend
     arch = _as_arch(arch, overrides)
-    if check is not None and (backend != "bound" or check < 1):
-        raise EngineError(f"check: got {check} windows with engine {backend!r}; allowed: >= 1, "
+    if check is not None and (engine != "bound" or check < 1):
+        raise EngineError(f"check: got {check} windows with engine {engine!r}; allowed: >= 1, "
                           "with engine 'bound' (it checks the bound against the exact engine)")
     if stream:
         if not isinstance(trace, (str, Path)):
             raise EngineError("stream: needs a trace path; an in-memory trace is already loaded")
-        if sample or check or backend not in ("numba", "bound") or target_of(arch) != "chip":
+        if sample or check or engine not in ("numba", "bound") or target_of(arch) != "chip":
             raise EngineError("stream: works with the numba or bound engine on a chip spec, without --sample "
                               "or --check")
         from neurosim.data import resolve_trace
 
         return _run_streamed(arch, resolve_trace(trace, TraceError), tokens, policy, min_cores, chunk_steps or 4096, progress, threads,
-                             backend)
+                             engine)
     trace = _as_trace(trace, tokens)
     if target_of(arch) == "gpu":
-        if sample or check or backend != "numba":
-            raise EngineError(f"engine {backend!r}, sample {sample}, check {check}: {arch.name} is a GPU spec, "
+        if sample or check or engine != "numba":
+            raise EngineError(f"engine {engine!r}, sample {sample}, check {check}: {arch.name} is a GPU spec, "
                               "modelled analytically over the whole trace; these apply to neuromorphic chips only")
         from neurosim.gpu import simulate_gpu
 
@@ -140,7 +139,7 @@ def run(
     t0 = time.perf_counter()
     network = build_network(trace)
     mapping = map_network(network, arch, policy=policy, min_cores=min_cores)
-    arrays = build_arrays(network, mapping, arch, bound=backend == "bound") if backend != "simpy" else None
+    arrays = build_arrays(network, mapping, arch, bound=engine == "bound") if engine != "simpy" else None
     build_s = time.perf_counter() - t0
     info = summary(trace)
     meta = {
@@ -148,23 +147,23 @@ def run(
         "activity_sparsity": info["activity_sparsity"],
         "measured_weight_sparsity": info["weight_sparsity"],
         "dense_macs_per_token": info["dense_macs_per_token"],
-        **_mapping_meta(arch, mapping, policy, backend),
+        **_mapping_meta(arch, mapping, policy, engine),
         "build_s": build_s,
     }
     if check:
         meta.update(_check_bound(arch, trace, network, mapping, arrays, check, window, seed, threads))
     if sample:
-        return _run_sampled(arch, trace, network, mapping, arrays, sample, window, seed, meta, threads, backend)
+        return _run_sampled(arch, trace, network, mapping, arrays, sample, window, seed, meta, threads, engine)
     if progress:
-        _warm_up(trace, network, mapping, arch, arrays, backend)
-    eng = simulate(trace, network, mapping, arch, backend=backend, chunk_steps=chunk_steps, arrays=arrays,
+        _warm_up(trace, network, mapping, arch, arrays, engine)
+    eng = simulate(trace, network, mapping, arch, backend=engine, chunk_steps=chunk_steps, arrays=arrays,
                    progress=progress, threads=threads)
     meta["simulate_s"] = eng.simulate_s
     return chip_result(arch, trace.name, eng.counts, eng.tokens, eng.latency_cycles_per_token(),
                        eng.core_busy_cycles, mapping.compartments_per_core, meta)
 
 
-def _run_streamed(arch, path, tokens, policy, min_cores, chunk_steps, progress, threads, backend) -> Result:
+def _run_streamed(arch, path, tokens, policy, min_cores, chunk_steps, progress, threads, engine) -> Result:
     """Replay a trace file chunk by chunk, never holding all of its events."""
     from neurosim.trace import EventStream
 
@@ -172,12 +171,12 @@ def _run_streamed(arch, path, tokens, policy, min_cores, chunk_steps, progress, 
     trace = load_trace(path, tokens, events=False)
     network = build_network(trace)
     mapping = map_network(network, arch, policy=policy, min_cores=min_cores)
-    arrays = build_arrays(network, mapping, arch, bound=backend == "bound")
+    arrays = build_arrays(network, mapping, arch, bound=engine == "bound")
     build_s = time.perf_counter() - t0
     if progress:
-        _warm_up(synthetic_like(trace), network, mapping, arch, arrays, backend)
+        _warm_up(synthetic_like(trace), network, mapping, arch, arrays, engine)
     with EventStream(path, trace.hidden_sizes, trace.n_tokens) as events:
-        eng = simulate(trace, network, mapping, arch, backend=backend, chunk_steps=chunk_steps, arrays=arrays,
+        eng = simulate(trace, network, mapping, arch, backend=engine, chunk_steps=chunk_steps, arrays=arrays,
                        progress=progress, threads=threads, events=events.read)
     units = sum(trace.hidden_sizes) * trace.gates * trace.n_tokens
     meta = {
@@ -185,7 +184,7 @@ def _run_streamed(arch, path, tokens, policy, min_cores, chunk_steps, progress, 
         "activity_sparsity": 1.0 - eng.counts["updates_active"] / units,
         "measured_weight_sparsity": trace.measured_weight_sparsity(),
         "dense_macs_per_token": sum(l.w_in_mask.size + l.w_rec_mask.size for l in trace.layers),
-        **_mapping_meta(arch, mapping, policy, backend),
+        **_mapping_meta(arch, mapping, policy, engine),
         "streamed": True,
         "build_s": build_s,
         "simulate_s": eng.simulate_s,
@@ -194,10 +193,10 @@ def _run_streamed(arch, path, tokens, policy, min_cores, chunk_steps, progress, 
                        eng.core_busy_cycles, mapping.compartments_per_core, meta)
 
 
-def _warm_up(trace: Trace, network, mapping, arch: ChipArch, arrays, backend: str) -> None:
+def _warm_up(trace: Trace, network, mapping, arch: ChipArch, arrays, engine: str) -> None:
     """Replay one timestep, so that the Numba compile is done before a progress bar starts timing."""
-    if backend in ("numba", "bound"):
-        simulate(trace, network, mapping, arch, backend=backend, arrays=arrays, token_end=1, steps=(0, 1))
+    if engine in ("numba", "bound"):
+        simulate(trace, network, mapping, arch, backend=engine, arrays=arrays, token_end=1, steps=(0, 1))
 
 
 def synthetic_like(trace: Trace) -> Trace:
@@ -206,7 +205,7 @@ def synthetic_like(trace: Trace) -> Trace:
     return replace(trace, tokens=trace.tokens[:1], layers=layers)
 
 
-def _mapping_meta(arch: ChipArch, mapping, policy: str, backend: str) -> dict:
+def _mapping_meta(arch: ChipArch, mapping, policy: str, engine: str) -> dict:
     return {
         "mapping_policy": policy,
         "cores_used": mapping.cores_used,
@@ -216,21 +215,21 @@ def _mapping_meta(arch: ChipArch, mapping, policy: str, backend: str) -> dict:
         "multicast": arch.noc.multicast,
         "pipeline": arch.pipeline,
         "synapse_format": arch.cores.synapse_format,
-        "engine_backend": backend,
+        "engine": engine,
     }
 
 
-def _window(trace: Trace, network, mapping, arch: ChipArch, arrays, start: int, window: int, backend: str):
+def _window(trace: Trace, network, mapping, arch: ChipArch, arrays, start: int, window: int, engine: str):
     """Replay tokens ``start .. start + window`` exactly as the same steps of a full run."""
     first, stop, steps = window_range(start, window, len(trace.layers), arch.pipeline == "pipelined")
-    return simulate(trace, network, mapping, arch, backend=backend, token_begin=first, token_end=stop,
+    return simulate(trace, network, mapping, arch, backend=engine, token_begin=first, token_end=stop,
                     arrays=arrays, steps=steps)
 
 
-def _windows(trace, network, mapping, arch, arrays, starts, window, backend, threads):
+def _windows(trace, network, mapping, arch, arrays, starts, window, engine, threads):
     """:func:`_window` for every start, in order; on ``threads`` threads (the kernels release the GIL)."""
     def one(a):
-        return _window(trace, network, mapping, arch, arrays, a, window, backend)
+        return _window(trace, network, mapping, arch, arrays, a, window, engine)
 
     if threads <= 1 or len(starts) <= 1:
         return [one(a) for a in starts]
@@ -244,15 +243,15 @@ def _check_bound(arch, trace, network, mapping, arrays, windows, window, seed, t
     """The bound's cycles against the exact engine's on ``windows`` windows of the trace."""
     starts = window_starts(trace.n_tokens, windows, window, seed, "check")
     exact, bound = (np.array([r.counts["total_cycles"] for r in _windows(trace, network, mapping, arch, arrays,
-                                                                         starts, window, backend, threads)],
-                             dtype=np.float64) for backend in ("numba", "bound"))
+                                                                         starts, window, engine, threads)],
+                             dtype=np.float64) for engine in ("numba", "bound"))
     ratio = np.divide(bound, exact, out=np.ones_like(bound), where=exact > 0)
     return {"bound_check_windows": windows, "bound_check_window_tokens": window, "bound_check_starts": starts,
             "bound_check_cycles_fraction": float(bound.sum() / max(exact.sum(), 1.0)),
             "bound_check_worst_window_fraction": float(ratio.min())}
 
 
-def _run_sampled(arch, trace, network, mapping, arrays, sample, window, seed, meta, threads, backend) -> Result:
+def _run_sampled(arch, trace, network, mapping, arrays, sample, window, seed, meta, threads, engine) -> Result:
     """Simulate ``sample`` windows of timesteps, each identical to the same steps of a full run."""
     if arrays is None:
         raise EngineError("sample: needs the numba or bound engine")
@@ -266,7 +265,7 @@ def _run_sampled(arch, trace, network, mapping, arrays, sample, window, seed, me
     counts_total: dict = {}
     busy_total = np.zeros(arch.cores.count, dtype=np.int64)
     t0 = time.perf_counter()
-    for eng in _windows(trace, network, mapping, arch, arrays, starts, window, backend, threads):
+    for eng in _windows(trace, network, mapping, arch, arrays, starts, window, engine, threads):
         latency = eng.step_cycles.mean() * L  # per token: L steps of this window, pipelined or not
         r = chip_result(arch, trace.name, eng.counts, window, latency, eng.core_busy_cycles,
                         mapping.compartments_per_core, meta)

@@ -52,8 +52,8 @@ def format_table(result: Result) -> str:
     width = max(len(k) for k, _ in rows)
     for label, value in rows:
         lines.append(f"  {label:<{width}}  {value}")
-    if m.get("engine_backend") == "bound":
-        lines.append("  (backend bound: no packet replay; cycles, times, latency and static energy are lower "
+    if m.get("engine") == "bound":
+        lines.append("  (engine bound: no packet replay; cycles, times, latency and static energy are lower "
                      "bounds, counts exact)")
         if "bound_check_cycles_fraction" in m:
             lines.append(f"  (checked on {m['bound_check_windows']} windows of {m['bound_check_window_tokens']} tokens "

@@ -223,8 +223,8 @@ def test_cli_run_uses_every_usable_core_by_default(tmp_path, monkeypatch, capsys
     assert default == single
 
 
-def test_bound_backend_through_the_api_and_cli(tmp_path, capsys):
-    """--backend bound: counts as the exact run's (no wait cycles), cycles at most the exact ones, the same
+def test_bound_engine_through_the_api_and_cli(tmp_path, capsys):
+    """--engine bound: counts as the exact run's (no wait cycles), cycles at most the exact ones, the same
     result streamed from disk, sampling works, and the table says the times are lower bounds."""
     trace = synthetic([24, 16, 8], input_size=10, activity=0.3, weight_sparsity=0.6, tokens=60, seed=4)
     path = save_trace(trace, tmp_path / "t.npz")
@@ -234,7 +234,7 @@ def test_bound_backend_through_the_api_and_cli(tmp_path, capsys):
     assert "link_wait_cycles" not in bound.counts and "core_wait_cycles" not in bound.counts
     assert bound.synaptic_ops_per_token == exact.synaptic_ops_per_token
     assert bound.memory_bytes_per_token == exact.memory_bytes_per_token
-    assert bound.cycles_per_token <= exact.cycles_per_token and bound.meta["engine_backend"] == "bound"
+    assert bound.cycles_per_token <= exact.cycles_per_token and bound.meta["engine"] == "bound"
     streamed = neurosim.run(arch, path, engine="bound", stream=True, chunk_steps=7)
     assert streamed.counts == bound.counts
     threaded = neurosim.run(arch, trace, engine="bound", chunk_steps=9, threads=2)

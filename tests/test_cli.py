@@ -104,7 +104,7 @@ def test_backend_is_a_deprecated_alias_of_engine(tiny_arch, small_trace):
     with pytest.warns(DeprecationWarning, match="engine"):
         old = neurosim.run(tiny_arch, small_trace, backend="bound")
     new = neurosim.run(tiny_arch, small_trace, engine="bound")
-    assert (old.counts, old.cycles_per_token, old.meta["engine_backend"]) == (new.counts, new.cycles_per_token, "bound")
+    assert (old.counts, old.cycles_per_token, old.meta["engine"]) == (new.counts, new.cycles_per_token, "bound")
     with pytest.raises(EngineError, match=r"engine: got 'fast'; allowed: \['numba', 'simpy', 'bound'\]"):
         neurosim.run(tiny_arch, small_trace, engine="fast")
 

@@ -242,21 +242,23 @@ def test_sampled_sweep_options_are_checked(arch_yaml):
     spec["options"] = {"sample": 1}
     with pytest.raises(SpecError, match="options.sample"):
         load_sweep(spec, root=arch_yaml.parent)
-    spec["options"] = {"sample": 3, "backend": "simpy"}
-    with pytest.raises(SpecError, match="options.sample: needs backend numba or bound"):
+    spec["options"] = {"sample": 3, "engine": "simpy"}
+    with pytest.raises(SpecError, match="options.sample: needs engine numba or bound"):
         load_sweep(spec, root=arch_yaml.parent)
     spec["options"] = {"check": 2}
-    with pytest.raises(SpecError, match="options.check: needs backend bound; got backend 'numba'"):
+    with pytest.raises(SpecError, match="options.check: needs engine bound; got engine 'numba'"):
         load_sweep(spec, root=arch_yaml.parent)
+    spec["options"] = {"backend": "bound"}  # the old name of engine
+    assert {p.options["engine"] for p in load_sweep(spec, root=arch_yaml.parent).points} == {"bound"}
 
 
 def test_bound_sweep_with_a_check(arch_yaml, tmp_path):
-    """backend bound in a sweep: counts as the exact sweep's, cycles at most, and each simulated point's gap to
+    """engine bound in a sweep: counts as the exact sweep's, cycles at most, and each simulated point's gap to
     the exact engine recorded from its check windows (equal to neurosim.run's)."""
     spec = make_spec(arch_yaml, **{"noc.flit_bits": [16, 32]})
     spec["traces"][0]["synthetic"].update(activity=0.3, tokens=60)
     exact = sweep(spec, tmp_path / "exact.parquet", progress=False, root=arch_yaml.parent)
-    spec["options"] = {"backend": "bound", "check": 2, "window": 10, "sample_seed": 1}
+    spec["options"] = {"engine": "bound", "check": 2, "window": 10, "sample_seed": 1}
     bound = sweep(spec, tmp_path / "bound.parquet", progress=False, root=arch_yaml.parent)
     assert (bound["status"] == "ok").all() and len(bound) == len(exact) == 2
     assert (bound["synaptic_ops_per_token"].to_numpy() == exact["synaptic_ops_per_token"].to_numpy()).all()

@@ -219,14 +219,14 @@ def load_sweep(spec: str | Path | dict, root: str | Path | None = None) -> Sweep
     traces = [t for i, e in enumerate(sw.spec.traces)
               for t in _trace_points(e, root, opts.tokens, f"{where}traces.{i}.")]
     sampling = {"sample": opts.sample, "window": opts.window, "sample_seed": opts.sample_seed} if opts.sample else {}
-    if opts.sample and opts.backend == "simpy":
-        raise SpecError(f"{where}options.sample: needs backend numba or bound; got backend 'simpy'")
+    if opts.sample and opts.engine == "simpy":
+        raise SpecError(f"{where}options.sample: needs engine numba or bound; got engine 'simpy'")
     if opts.check:
-        if opts.backend != "bound":
-            raise SpecError(f"{where}options.check: needs backend bound; got backend {opts.backend!r}")
+        if opts.engine != "bound":
+            raise SpecError(f"{where}options.check: needs engine bound; got engine {opts.engine!r}")
         sampling.update(check=opts.check, window=opts.window, sample_seed=opts.sample_seed)
     run_opts = [
-        {"policy": pol, "min_cores": mc, "backend": opts.backend, **sampling}
+        {"policy": pol, "min_cores": mc, "engine": opts.engine, **sampling}
         for pol in _as_list(opts.policy)
         for mc in _as_list(opts.min_cores)
     ]

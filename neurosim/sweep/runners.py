@@ -75,14 +75,14 @@ def run_group(points: list[Point]) -> list[dict]:
             else:
                 trace = _cached_trace(json.dumps(point.trace, sort_keys=True))
                 opts = point.options
-                engine = {}  # GPU points are modelled whole, analytically: no engine options
+                chip = {}  # GPU points are modelled whole, analytically: no engine options
                 if isinstance(arch, ChipArch):
-                    engine = {key: opts[key] for key in ("sample", "check") if opts.get(key)}
-                    if engine:
-                        engine.update(window=opts["window"], seed=opts["sample_seed"])
-                    engine["engine"] = opts["backend"]
+                    chip = {key: opts[key] for key in ("sample", "check") if opts.get(key)}
+                    if chip:
+                        chip.update(window=opts["window"], seed=opts["sample_seed"])
+                    chip["engine"] = opts["engine"]
                 result = run(arch, trace, tokens=point.trace["tokens"], policy=opts["policy"],
-                             min_cores=opts["min_cores"], **engine)
+                             min_cores=opts["min_cores"], **chip)
                 if i == 0:
                     base_result = result
             row.update(result.to_flat_dict())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import AliasChoices, Field, model_validator
 
 from neurosim.spec import Frozen
 
@@ -88,18 +88,19 @@ class Options(Frozen):
     (as ``neurosim run --sample``) and adds 95% intervals (``ci95_low.*``,
     ``ci95_high.*`` columns); ``tokens`` then bounds the part of each trace the
     windows are drawn from (default: all of it). GPU points are modelled whole.
-    ``check: K`` (with ``backend: bound``) also replays K windows of ``window`` tokens
+    ``check: K`` (with ``engine: bound``) also replays K windows of ``window`` tokens
     exactly per point and records the bound's gap (``meta.bound_check_*`` columns).
+    ``backend`` is the old name of ``engine``.
     """
 
     tokens: PositiveInt | None = None
     policy: Literal["contiguous", "balanced"] | list[Literal["contiguous", "balanced"]] = "contiguous"
     min_cores: PositiveInt | list[PositiveInt] = 1
-    backend: Literal["numba", "simpy", "bound"] = "numba"
+    engine: Literal["numba", "simpy", "bound"] = Field("numba", validation_alias=AliasChoices("engine", "backend"))
     sample: Annotated[int, Field(ge=2)] | None = None
     window: PositiveInt = 256
     sample_seed: int = 0
-    check: PositiveInt | None = None  # with backend bound: replay this many windows exactly (meta.bound_check_*)
+    check: PositiveInt | None = None  # with engine bound: replay this many windows exactly (meta.bound_check_*)
 
 
 class SweepSpec(Frozen):

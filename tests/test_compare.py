@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from matplotlib.image import imread
 
 from neurosim.cli import main
 from neurosim.compare import compare, energy_components, plot_energy
@@ -93,7 +94,7 @@ def test_run_compare_cli(traces, tmp_path, capsys, suffix):
     assert main(["compare", *argv, "--out", str(out), "--plot", str(plot), "--tokens", "4", "--quiet"]) == 0
     df = pd.read_csv(out) if suffix == ".csv" else pd.read_parquet(out)
     assert len(df) == 8 and set(df["tokens"]) == {4}
-    assert plot.stat().st_size > 1000
+    assert imread(plot).shape[:2] == (480, 630)  # 2 traces x 4 bars: (1.5 + 0.45 x 8 + 0.6 x 2) x 4.8 inches
     printed = capsys.readouterr().out
     assert "energy_uj_per_token" in printed and "a100_sxm4_80gb" in printed
 
@@ -126,4 +127,4 @@ def test_mixed_event_chip_and_gpu(traces, tmp_path):
     assert sorted(zip(df["backend"], df["batch"])) == [("event", 1), ("gpu", 1), ("gpu", 64)]
     event = df[df["backend"] == "event"].iloc[0]
     assert event["energy_pj_per_token"] > 0 and event["tokens_per_s"] > 0
-    assert plot_energy(df, tmp_path / "mixed.png").stat().st_size > 1000
+    assert imread(plot_energy(df, tmp_path / "mixed.png")).shape[:2] == (480, 600)  # 3 bars: the 6-inch minimum

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -269,3 +270,15 @@ def test_bound_sweep_with_a_check(arch_yaml, tmp_path):
         fresh = neurosim.run(arch_yaml, trace, overrides={"noc.flit_bits": row["arch.noc.flit_bits"]},
                              engine="bound", check=2, window=10, seed=1)
         assert row["meta.bound_check_cycles_fraction"] == fresh.meta["bound_check_cycles_fraction"] <= 1.0
+
+
+def test_sweep_spec_names_shipped_specs_and_traces(tmp_path):
+    """A sweep spec may name shipped specs and traces; a file beside the spec wins over a shipped name."""
+    spec = {"version": 1, "arch": ["loihi_like", "gpu_h100"], "traces": [{"file": "ptb_egru90"}],
+            "options": {"tokens": 8}}
+    sw = load_sweep(spec, root=tmp_path)
+    assert sorted(Path(p.arch_path).name for p in sw.points) == ["gpu_h100.yaml", "loihi_like.yaml"]
+    assert {Path(p.trace["path"]).name for p in sw.points} == {"ptb_egru90.npz"}
+    (tmp_path / "loihi_like").write_text(yaml.safe_dump(TINY_ARCH))  # a file of that name beside the spec
+    sw = load_sweep({**spec, "arch": "loihi_like"}, root=tmp_path)
+    assert {Path(p.arch_path) for p in sw.points} == {(tmp_path / "loihi_like").resolve()}

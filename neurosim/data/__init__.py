@@ -30,16 +30,35 @@ def trace_names() -> list[str]:
     return sorted(p.stem for p in TRACE_DIR.glob(f"*{TRACE_SUFFIX}"))
 
 
-def _resolve(value, folder: Path, suffixes: tuple[str, ...], names: list[str], what: str, error: type) -> Path:
+def _shipped(value: str | os.PathLike, folder: Path, suffixes: tuple[str, ...]) -> Path | None:
+    path = Path(value)
+    if path.parent not in (Path("."), Path(folder.name)):  # a bare name, or e.g. arch_specs/NAME.yaml
+        return None
+    stem = path.stem if path.suffix in suffixes else path.name
+    for suffix in suffixes:
+        shipped = folder / f"{stem}{suffix}"
+        if shipped.is_file():
+            return shipped
+    return None
+
+
+def shipped_arch(name: str | os.PathLike) -> Path | None:
+    """The shipped spec called ``name`` (``loihi_like``, ``loihi_like.yaml``), or None."""
+    return _shipped(name, ARCH_DIR, ARCH_SUFFIXES)
+
+
+def shipped_trace(name: str | os.PathLike) -> Path | None:
+    """The shipped trace called ``name`` (``ptb_egru90``, ``ptb_egru90.npz``), or None."""
+    return _shipped(name, TRACE_DIR, (TRACE_SUFFIX,))
+
+
+def _resolve(value, shipped, names: list[str], what: str, error: type) -> Path:
     path = Path(value)
     if path.exists():
         return path
-    stem = path.stem if path.suffix in suffixes else path.name
-    if path.parent == Path(".") or path.parent == Path(folder.name):  # a bare name, or e.g. arch_specs/NAME.yaml
-        for suffix in suffixes:
-            shipped = folder / f"{stem}{suffix}"
-            if shipped.is_file():
-                return shipped
+    found = shipped(value)
+    if found is not None:
+        return found
     raise error(f"{what} {value}: no such file, nor a shipped {what} name; shipped: {', '.join(names)}")
 
 
@@ -50,7 +69,7 @@ def resolve_arch(value: str | os.PathLike, error: type[Exception] = FileNotFound
     ------
     ``error`` (FileNotFoundError by default) listing the shipped names when neither exists.
     """
-    return _resolve(value, ARCH_DIR, ARCH_SUFFIXES, arch_names(), "arch", error)
+    return _resolve(value, shipped_arch, arch_names(), "arch", error)
 
 
 def resolve_trace(value: str | os.PathLike, error: type[Exception] = FileNotFoundError) -> Path:
@@ -60,4 +79,4 @@ def resolve_trace(value: str | os.PathLike, error: type[Exception] = FileNotFoun
     ------
     ``error`` (FileNotFoundError by default) listing the shipped names when neither exists.
     """
-    return _resolve(value, TRACE_DIR, (TRACE_SUFFIX,), trace_names(), "trace", error)
+    return _resolve(value, shipped_trace, trace_names(), "trace", error)

@@ -20,6 +20,7 @@ import numpy as np
 from pydantic import ValidationError
 
 from neurosim.arch import ChipArch, arch_from_dict
+from neurosim.data import shipped_arch, shipped_trace
 from neurosim.spec import SpecError, apply_overrides, load_with_base, read_yaml, validate
 from neurosim.sweep.spec import SWEEP_VERSION, Axes, SweepSpec, TraceEntry
 
@@ -154,7 +155,8 @@ def _trace_points(entry: TraceEntry, root: Path, tokens: int | None, where: str)
             files = sorted(glob.glob(full))
             rel = [str(Path(pattern).parent / Path(f).name) for f in files]
         else:
-            files, rel = ([full], [pattern]) if Path(full).is_file() else ([], [])
+            path = Path(full) if Path(full).is_file() else shipped_trace(pattern)  # a file, or a shipped name
+            files, rel = ([str(path)], [pattern]) if path is not None else ([], [])
         if not files and not entry.optional:
             raise SpecError(f"{where}file: {pattern!r} matches no file under {root}; set optional: true to skip it")
         return [{"kind": "file", "file": r, "path": str(Path(f).resolve()), "tokens": tokens}
@@ -170,6 +172,12 @@ def _trace_points(entry: TraceEntry, root: Path, tokens: int | None, where: str)
             "weight_sparsity": float(ws), "tokens": s.tokens or tokens or 256, "gates": s.gates, "seed": seed,
         })
     return out
+
+
+def _arch_path(root: Path, arch_file: str) -> Path:
+    """``root / arch_file`` when it exists, else the shipped spec of that name (``loihi_like``)."""
+    path = root / arch_file
+    return path if path.exists() else (shipped_arch(arch_file) or path)
 
 
 def load_sweep(spec: str | Path | dict, root: str | Path | None = None) -> Sweep:
@@ -196,7 +204,7 @@ def load_sweep(spec: str | Path | dict, root: str | Path | None = None) -> Sweep
     sw = Sweep(spec=validate(SweepSpec, data, where), root=root)
 
     for arch_file in _as_list(sw.spec.arch):
-        path = root / arch_file
+        path = _arch_path(root, arch_file)
         # the validated spec's full mapping: keys left at their defaults are sweepable too
         sw.arch_data[arch_file] = _full_arch_data(load_with_base(path), f"{where}arch {arch_file}: ")
 
@@ -243,7 +251,7 @@ def load_sweep(spec: str | Path | dict, root: str | Path | None = None) -> Sweep
                         point_id=_digest({**params, "set": overrides}),
                         sim_id=_digest({**params, "set": sim_over}),
                         arch_file=arch_file,
-                        arch_path=str((root / arch_file).resolve()),
+                        arch_path=str(_arch_path(root, arch_file).resolve()),
                         overrides=dict(overrides),
                         trace=dict(trace),
                         options=dict(ro),

@@ -1,16 +1,37 @@
 """neurosim: cycle-level simulation and energy estimation of sparse RNNs on neuromorphic chips.
 
-The pipeline, one stage per module: trace -> network -> mapping -> engine -> energy -> report.
+The pipeline, one stage per package: trace -> network -> mapping -> engine -> costing -> report.
+Importing ``neurosim`` is cheap; the stages load when first used.
 
 >>> import neurosim
->>> result = neurosim.run("arch_specs/loihi_like.yaml", "traces/ptb_egru90.npz", tokens=64)  # doctest: +SKIP
+>>> result = neurosim.run("loihi_like", "ptb_egru90", tokens=64)  # doctest: +SKIP
 """
 
-__version__ = "0.1.0"
+from __future__ import annotations
 
-from neurosim.api import run
-from neurosim.arch import load_arch
-from neurosim.result import Result
-from neurosim.trace import load_trace, save_trace, synthetic
+from importlib import import_module
+from importlib.metadata import PackageNotFoundError, version
+
+try:
+    __version__ = version("neurosim")  # pyproject.toml is the one source
+except PackageNotFoundError:  # running from a source tree that is not installed
+    __version__ = "0+unknown"
+
+_PUBLIC = {
+    "run": "neurosim.api",
+    "load_arch": "neurosim.arch",
+    "Result": "neurosim.result",
+    "load_trace": "neurosim.trace",
+    "save_trace": "neurosim.trace",
+    "synthetic": "neurosim.trace",
+}
 
 __all__ = ["Result", "__version__", "load_arch", "load_trace", "run", "save_trace", "synthetic"]
+
+
+def __getattr__(name: str):
+    if name in _PUBLIC:
+        value = getattr(import_module(_PUBLIC[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'neurosim' has no attribute {name!r}")

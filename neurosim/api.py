@@ -1,56 +1,34 @@
 """The public Python API: ``neurosim.run(arch, trace) -> Result``.
 
-Data flows one way: trace -> network -> mapping -> engine -> energy -> Result.
+Data flows one way: trace -> network -> mapping -> engine -> costing -> Result on a chip
+target; trace -> GPU roofline model -> costing -> Result on a GPU target. This module
+decides the target (:func:`target_of`) and runs the stages; sampled and checked runs
+replay windows chosen by :mod:`neurosim.sampling`.
 """
 
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import replace
 from pathlib import Path
-from statistics import NormalDist
 
 import numpy as np
 
 from neurosim.arch import ChipArch, load_arch
-from neurosim.energy import energy_breakdown_pj, memory_bytes
+from neurosim.costing import chip_result
+from neurosim.engine import BACKENDS as ENGINES
 from neurosim.engine import EngineError, build_arrays, simulate
 from neurosim.mapping import map_network
 from neurosim.network import build_network
 from neurosim.result import Result
-from neurosim.trace import Trace, load_trace, summary
+from neurosim.sampling import PER_TOKEN_FIGURES, confidence_interval, window_range, window_starts
+from neurosim.trace import Trace, TraceError, load_trace, summary
 
-# two-sided 95% Student-t quantiles for 1..30 degrees of freedom
-_T975 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145, 2.131,
-         2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042)
-PER_TOKEN_FIGURES = (
-    "cycles_per_token",
-    "latency_s_per_token",
-    "time_s_per_token",
-    "synaptic_ops_per_token",
-    "packets_per_token",
-    "flit_hops_per_token",
-    "energy_pj_per_token",
-)
+TARGETS = ("chip", "gpu")
 
-
-def _t975(df: int) -> float:
-    return _T975[df - 1] if df <= len(_T975) else NormalDist().inv_cdf(0.975)
-
-
-def confidence_interval(per_window: list[float], centre: float) -> list[float]:
-    """95% interval around ``centre`` from the per-window values (Student t, ``len - 1`` degrees of freedom)."""
-    values = np.asarray(per_window, dtype=np.float64)
-    half = _t975(values.size - 1) * values.std(ddof=1) / math.sqrt(values.size)
-    return [float(centre - half), float(centre + half)]
-
-
-def sampled_energy_interval(window_counts: list[dict], window_tokens: int, arch: ChipArch,
-                            centre: float) -> list[float]:
-    """The energy-per-token interval of a sampled run, costed on ``arch`` (to re-cost without re-simulating)."""
-    per_window = [sum(energy_breakdown_pj(c, arch).values()) / window_tokens for c in window_counts]
-    return confidence_interval(per_window, centre)
+def target_of(arch) -> str:
+    """``"chip"`` for a neuromorphic spec, ``"gpu"`` for a GPU spec (``kind: gpu``)."""
+    return "chip" if isinstance(arch, ChipArch) else "gpu"
 
 
 def _as_arch(arch, overrides):
@@ -74,47 +52,6 @@ def _as_trace(trace, tokens):
     return trace
 
 
-def result_from_counts(
-    arch: ChipArch,
-    trace: Trace,
-    counts: dict,
-    tokens: int,
-    latency_cycles_per_token: float,
-    core_busy_cycles: np.ndarray,
-    compartments_per_core: np.ndarray,
-    meta: dict,
-) -> Result:
-    """Cost ``counts`` with the architecture's tables and fill a :class:`Result`."""
-    energy = energy_breakdown_pj(counts, arch)
-    mem = memory_bytes(counts, arch)
-    total_cycles = counts["total_cycles"]
-    used = compartments_per_core > 0
-    util = core_busy_cycles[used] / max(total_cycles, 1)
-    per_tok = 1.0 / tokens
-    return Result(
-        arch=arch.name,
-        trace=trace.name,
-        backend="event",
-        tokens=tokens,
-        cycles_per_token=total_cycles * per_tok,
-        latency_s_per_token=latency_cycles_per_token * arch.cycle_s,
-        time_s_per_token=total_cycles * per_tok * arch.cycle_s,
-        synaptic_ops_per_token=counts["synops"] * per_tok,
-        packets_per_token=counts["packets_injected"] * per_tok,
-        flit_hops_per_token=(counts["flit_hops_x"] + counts["flit_hops_y"]) * per_tok,
-        memory_bytes_per_token={k: v * per_tok for k, v in mem.items()},
-        energy_pj_per_token=sum(energy.values()) * per_tok,
-        energy_breakdown_pj_per_token={k: v * per_tok for k, v in energy.items()},
-        core_utilization={
-            "min": float(util.min()) if util.size else 0.0,
-            "mean": float(util.mean()) if util.size else 0.0,
-            "max": float(util.max()) if util.size else 0.0,
-        },
-        counts={k: float(v) for k, v in counts.items()},
-        meta=meta,
-    )
-
-
 def run(
     arch,
     trace,
@@ -124,7 +61,7 @@ def run(
     batch: int = 1,
     policy: str = "contiguous",
     min_cores: int = 1,
-    backend: str = "numba",
+    engine: str = "numba",
     chunk_steps: int | None = None,
     sample: int | None = None,
     window: int = 256,
@@ -134,6 +71,7 @@ def run(
     threads: int = 1,
     stream: bool = False,
     readout: str = "chip",
+    backend: str | None = None,
     **gpu_options,
 ) -> Result:
     """Simulate ``trace`` on ``arch`` and return per-token cycles, traffic and energy.
@@ -146,7 +84,7 @@ def run(
     overrides : ``["key.path=value", ...]`` applied to the architecture.
     batch : GPU specs only (event chips process one token stream).
     policy, min_cores : mapping policy (``contiguous`` or ``balanced``) and spread.
-    backend : ``numba`` (exact), ``simpy`` (the reference; small cases only) or ``bound``
+    engine : ``numba`` (exact), ``simpy`` (the reference; small cases only) or ``bound``
         (no packet replay: exact counts but the wait cycles; cycles are lower bounds).
     chunk_steps : stream the trace through the engine in chunks of timesteps.
     threads : simulate chunks of timesteps (or the sampled / checked windows) on this many
@@ -158,34 +96,49 @@ def run(
     readout : ``"chip"`` (default) simulates the decoder on the chip, fed by the last layer's
         events (the trace's ``readout_w_mask``, or dense ``vocab_size x H_last``); ``"none"``
         leaves it out. A GPU spec models the decoder in the same cases (``include_readout``).
-    check : with ``backend="bound"``, also replay ``check`` windows of ``window`` tokens
+    check : with ``engine="bound"``, also replay ``check`` windows of ``window`` tokens
         (drawn as for ``sample``) with the exact engine and record in ``meta`` how close
         the bound's cycles came there (``bound_check_*``).
+    backend : the old name of ``engine`` (deprecated).
 
     Examples
     --------
-    >>> r = run("arch_specs/loihi_like.yaml", "traces/ptb_egru90.npz", tokens=64)  # doctest: +SKIP
+    >>> r = run("loihi_like", "ptb_egru90", tokens=64)  # doctest: +SKIP
     >>> r.energy_pj_per_token  # doctest: +SKIP
     """
+    if backend is not None:
+        import warnings
+
+        warnings.warn("run(backend=...) is deprecated; use engine=...", DeprecationWarning, stacklevel=2)
+        engine = backend
+    if engine not in ENGINES:
+        raise EngineError(f"engine: got {engine!r}; allowed: {list(ENGINES)}")
     arch = _as_arch(arch, overrides)
-    if check is not None and (backend != "bound" or check < 1):
-        raise EngineError(f"check: got {check} windows with backend {backend!r}; allowed: >= 1, "
-                          "with backend 'bound' (it checks the bound against the exact engine)")
+    if check is not None and (engine != "bound" or check < 1):
+        raise EngineError(f"check: got {check} windows with engine {engine!r}; allowed: >= 1, "
+                          "with engine 'bound' (it checks the bound against the exact engine)")
     if stream:
         if not isinstance(trace, (str, Path)):
             raise EngineError("stream: needs a trace path; an in-memory trace is already loaded")
-        if sample or check or backend not in ("numba", "bound") or not isinstance(arch, ChipArch):
-            raise EngineError("stream: works with the numba or bound backend on a chip spec, without --sample "
+        if sample or check or engine not in ("numba", "bound") or target_of(arch) != "chip":
+            raise EngineError("stream: works with the numba or bound engine on a chip spec, without --sample "
                               "or --check")
-        return _run_streamed(arch, trace, tokens, policy, min_cores, chunk_steps or 4096, progress, threads,
-                             backend, readout)
+        from neurosim.data import resolve_trace
+
+        return _run_streamed(arch, resolve_trace(trace, TraceError), tokens, policy, min_cores, chunk_steps or 4096, progress,
+                             threads, engine, readout)
     trace = _as_trace(trace, tokens)
-    if not isinstance(arch, ChipArch):
-        if sample or check or backend != "numba":
-            raise EngineError(f"backend {backend!r}, sample {sample}, check {check}: {arch.name} is a GPU spec, "
+    if target_of(arch) == "gpu":
+        if sample or check or engine != "numba":
+            raise EngineError(f"engine {engine!r}, sample {sample}, check {check}: {arch.name} is a GPU spec, "
                               "modelled analytically over the whole trace; these apply to neuromorphic chips only")
         from neurosim.gpu import simulate_gpu
+        from neurosim.network import READOUTS, has_readout
 
+        if readout not in READOUTS:
+            raise EngineError(f"readout: got {readout!r}; allowed: {list(READOUTS)}")
+        if gpu_options.get("include_readout") is None:  # the same scope as on a chip
+            gpu_options["include_readout"] = readout == "chip" and has_readout(trace)
         return simulate_gpu(arch, trace, batch=batch, **gpu_options)
     if gpu_options:
         raise EngineError(f"options {sorted(gpu_options)}: only GPU specs take them")
@@ -195,7 +148,7 @@ def run(
     t0 = time.perf_counter()
     network = build_network(trace, readout)
     mapping = map_network(network, arch, policy=policy, min_cores=min_cores)
-    arrays = build_arrays(network, mapping, arch, bound=backend == "bound") if backend != "simpy" else None
+    arrays = build_arrays(network, mapping, arch, bound=engine == "bound") if engine != "simpy" else None
     build_s = time.perf_counter() - t0
     info = summary(trace)
     meta = {
@@ -203,21 +156,23 @@ def run(
         "activity_sparsity": info["activity_sparsity"],
         "measured_weight_sparsity": info["weight_sparsity"],
         "dense_macs_per_token": info["dense_macs_per_token"],
-        **_mapping_meta(arch, mapping, policy, backend),
+        **_mapping_meta(arch, mapping, policy, engine, network, trace),
         "build_s": build_s,
     }
     if check:
         meta.update(_check_bound(arch, trace, network, mapping, arrays, check, window, seed, threads))
     if sample:
-        return _run_sampled(arch, trace, network, mapping, arrays, sample, window, seed, meta, threads, backend)
-    eng = simulate(trace, network, mapping, arch, backend=backend, chunk_steps=chunk_steps, arrays=arrays,
+        return _run_sampled(arch, trace, network, mapping, arrays, sample, window, seed, meta, threads, engine)
+    if progress:
+        _warm_up(trace, network, mapping, arch, arrays, engine)
+    eng = simulate(trace, network, mapping, arch, backend=engine, chunk_steps=chunk_steps, arrays=arrays,
                    progress=progress, threads=threads)
     meta["simulate_s"] = eng.simulate_s
-    return result_from_counts(arch, trace, eng.counts, eng.tokens, eng.latency_cycles_per_token(),
-                              eng.core_busy_cycles, mapping.compartments_per_core, meta)
+    return chip_result(arch, trace.name, eng.counts, eng.tokens, eng.latency_cycles_per_token(),
+                       eng.core_busy_cycles, mapping.compartments_per_core, meta)
 
 
-def _run_streamed(arch, path, tokens, policy, min_cores, chunk_steps, progress, threads, backend,
+def _run_streamed(arch, path, tokens, policy, min_cores, chunk_steps, progress, threads, engine,
                   readout) -> Result:
     """Replay a trace file chunk by chunk, never holding all of its events."""
     from neurosim.trace import EventStream
@@ -226,10 +181,12 @@ def _run_streamed(arch, path, tokens, policy, min_cores, chunk_steps, progress, 
     trace = load_trace(path, tokens, events=False)
     network = build_network(trace, readout)
     mapping = map_network(network, arch, policy=policy, min_cores=min_cores)
-    arrays = build_arrays(network, mapping, arch, bound=backend == "bound")
+    arrays = build_arrays(network, mapping, arch, bound=engine == "bound")
     build_s = time.perf_counter() - t0
+    if progress:
+        _warm_up(synthetic_like(trace), network, mapping, arch, arrays, engine)
     with EventStream(path, trace.hidden_sizes, trace.n_tokens) as events:
-        eng = simulate(trace, network, mapping, arch, backend=backend, chunk_steps=chunk_steps, arrays=arrays,
+        eng = simulate(trace, network, mapping, arch, backend=engine, chunk_steps=chunk_steps, arrays=arrays,
                        progress=progress, threads=threads, events=events.read)
     units = sum(trace.hidden_sizes) * trace.gates * trace.n_tokens
     meta = {
@@ -237,17 +194,38 @@ def _run_streamed(arch, path, tokens, policy, min_cores, chunk_steps, progress, 
         "activity_sparsity": 1.0 - eng.counts["updates_active"] / units,
         "measured_weight_sparsity": trace.measured_weight_sparsity(),
         "dense_macs_per_token": sum(l.w_in_mask.size + l.w_rec_mask.size for l in trace.layers),
-        **_mapping_meta(arch, mapping, policy, backend),
+        **_mapping_meta(arch, mapping, policy, engine, network, trace),
         "streamed": True,
         "build_s": build_s,
         "simulate_s": eng.simulate_s,
     }
-    return result_from_counts(arch, trace, eng.counts, eng.tokens, eng.latency_cycles_per_token(),
-                              eng.core_busy_cycles, mapping.compartments_per_core, meta)
+    return chip_result(arch, trace.name, eng.counts, eng.tokens, eng.latency_cycles_per_token(),
+                       eng.core_busy_cycles, mapping.compartments_per_core, meta)
 
 
-def _mapping_meta(arch: ChipArch, mapping, policy: str, backend: str) -> dict:
+def _warm_up(trace: Trace, network, mapping, arch: ChipArch, arrays, engine: str) -> None:
+    """Replay one timestep, so that the Numba compile is done before a progress bar starts timing."""
+    if engine in ("numba", "bound"):
+        simulate(trace, network, mapping, arch, backend=engine, arrays=arrays, token_end=1, steps=(0, 1))
+
+
+def synthetic_like(trace: Trace) -> Trace:
+    """``trace``'s first step with no events: enough to compile the kernels for a trace loaded without events."""
+    layers = tuple(replace(l, events=np.zeros((1, l.hidden_size), dtype=bool), values=None) for l in trace.layers)
+    return replace(trace, tokens=trace.tokens[:1], layers=layers)
+
+
+def _mapping_meta(arch: ChipArch, mapping, policy: str, engine: str, network, trace: Trace) -> dict:
+    graded = any(layer.values is not None for layer in trace.layers)
     return {
+        "readout": "chip" if network.readout_size else "none",
+        "readout_units": network.readout_size,
+        "routers_used": mapping.routers_in_use(arch),
+        "switching": arch.noc.switching,
+        # graded events on a binary-spike chip (no payload bits): an explicit, reported choice
+        "event_payload": ("graded, carried in noc.payload_bits" if graded and arch.noc.payload_bits
+                          else "graded values dropped: sent as binary spikes (noc.payload_bits = 0)" if graded
+                          else "binary"),
         "mapping_policy": policy,
         "cores_used": mapping.cores_used,
         "cores_available": arch.cores.count,
@@ -256,34 +234,21 @@ def _mapping_meta(arch: ChipArch, mapping, policy: str, backend: str) -> dict:
         "multicast": arch.noc.multicast,
         "pipeline": arch.pipeline,
         "synapse_format": arch.cores.synapse_format,
-        "engine_backend": backend,
+        "engine": engine,
     }
 
 
-def _window_starts(n_tokens: int, windows: int, window: int, seed: int, what: str) -> list[int]:
-    """First tokens of ``windows`` windows of ``window`` tokens: one at random in each of as many equal strata."""
-    if window < 1 or windows * window > n_tokens:
-        raise EngineError(f"window: got {window} x {what} {windows}; allowed: {what} * window <= {n_tokens} tokens")
-    rng = np.random.default_rng(seed)
-    stratum = n_tokens // windows
-    return [k * stratum + int(rng.integers(0, stratum - window + 1)) for k in range(windows)]
-
-
-def _window(trace: Trace, network, mapping, arch: ChipArch, arrays, start: int, window: int, backend: str):
+def _window(trace: Trace, network, mapping, arch: ChipArch, arrays, start: int, window: int, engine: str):
     """Replay tokens ``start .. start + window`` exactly as the same steps of a full run."""
-    L = network.n_layers  # pipeline stages (the readout is one when simulated)
-    if arch.pipeline == "pipelined":
-        steps, first = (start, start + window), max(0, start - L + 1)
-    else:
-        steps, first = (start * L, (start + window) * L), start
-    return simulate(trace, network, mapping, arch, backend=backend, token_begin=first, token_end=start + window,
+    first, stop, steps = window_range(start, window, network.n_layers, arch.pipeline == "pipelined")
+    return simulate(trace, network, mapping, arch, backend=engine, token_begin=first, token_end=stop,
                     arrays=arrays, steps=steps)
 
 
-def _windows(trace, network, mapping, arch, arrays, starts, window, backend, threads):
+def _windows(trace, network, mapping, arch, arrays, starts, window, engine, threads):
     """:func:`_window` for every start, in order; on ``threads`` threads (the kernels release the GIL)."""
     def one(a):
-        return _window(trace, network, mapping, arch, arrays, a, window, backend)
+        return _window(trace, network, mapping, arch, arrays, a, window, engine)
 
     if threads <= 1 or len(starts) <= 1:
         return [one(a) for a in starts]
@@ -295,34 +260,34 @@ def _windows(trace, network, mapping, arch, arrays, starts, window, backend, thr
 
 def _check_bound(arch, trace, network, mapping, arrays, windows, window, seed, threads) -> dict:
     """The bound's cycles against the exact engine's on ``windows`` windows of the trace."""
-    starts = _window_starts(trace.n_tokens, windows, window, seed, "check")
+    starts = window_starts(trace.n_tokens, windows, window, seed, "check")
     exact, bound = (np.array([r.counts["total_cycles"] for r in _windows(trace, network, mapping, arch, arrays,
-                                                                         starts, window, backend, threads)],
-                             dtype=np.float64) for backend in ("numba", "bound"))
+                                                                         starts, window, engine, threads)],
+                             dtype=np.float64) for engine in ("numba", "bound"))
     ratio = np.divide(bound, exact, out=np.ones_like(bound), where=exact > 0)
     return {"bound_check_windows": windows, "bound_check_window_tokens": window, "bound_check_starts": starts,
             "bound_check_cycles_fraction": float(bound.sum() / max(exact.sum(), 1.0)),
             "bound_check_worst_window_fraction": float(ratio.min())}
 
 
-def _run_sampled(arch, trace, network, mapping, arrays, sample, window, seed, meta, threads, backend) -> Result:
+def _run_sampled(arch, trace, network, mapping, arrays, sample, window, seed, meta, threads, engine) -> Result:
     """Simulate ``sample`` windows of timesteps, each identical to the same steps of a full run."""
     if arrays is None:
-        raise EngineError("sample: needs the numba or bound backend")
+        raise EngineError("sample: needs the numba or bound engine")
     T = trace.n_tokens
     if sample < 2:
         raise EngineError(f"sample: got {sample}; allowed: >= 2 windows")
-    starts = _window_starts(T, sample, window, seed, "sample")
+    starts = window_starts(T, sample, window, seed, "sample")
     L = network.n_layers
     per_window = []
     window_counts: list[dict] = []  # kept in the result's meta, so its energy interval can be re-costed
     counts_total: dict = {}
     busy_total = np.zeros(arch.cores.count, dtype=np.int64)
     t0 = time.perf_counter()
-    for eng in _windows(trace, network, mapping, arch, arrays, starts, window, backend, threads):
+    for eng in _windows(trace, network, mapping, arch, arrays, starts, window, engine, threads):
         latency = eng.step_cycles.mean() * L  # per token: L steps of this window, pipelined or not
-        r = result_from_counts(arch, trace, eng.counts, window, latency, eng.core_busy_cycles,
-                               mapping.compartments_per_core, meta)
+        r = chip_result(arch, trace.name, eng.counts, window, latency, eng.core_busy_cycles,
+                        mapping.compartments_per_core, meta)
         per_window.append(r)
         window_counts.append(dict(eng.counts))
         for k, v in eng.counts.items():
@@ -331,8 +296,8 @@ def _run_sampled(arch, trace, network, mapping, arrays, sample, window, seed, me
     latency_all = float(np.mean([r.latency_s_per_token for r in per_window])) / arch.cycle_s
     meta = {**meta, "sample_windows": sample, "sample_window_tokens": window, "sample_starts": starts,
             "sample_window_counts": window_counts, "simulate_s": time.perf_counter() - t0}
-    pooled = result_from_counts(arch, trace, counts_total, sample * window, latency_all, busy_total,
-                                mapping.compartments_per_core, meta)
+    pooled = chip_result(arch, trace.name, counts_total, sample * window, latency_all, busy_total,
+                         mapping.compartments_per_core, meta)
     intervals = {name: confidence_interval([getattr(r, name) for r in per_window], getattr(pooled, name))
                  for name in PER_TOKEN_FIGURES}
     return replace(pooled, intervals=intervals)

@@ -219,6 +219,12 @@ def arch_from_dict(data: dict, where: str = ""):
 
 
 def load_arch(path: str | Path, overrides: list[str] | dict | None = None):
-    """Load an architecture YAML (with ``base:`` inheritance and ``key.path=value`` overrides)."""
+    """Load an architecture YAML (with ``base:`` inheritance and ``key.path=value`` overrides).
+
+    ``path`` may name a shipped spec (``"loihi_like"``); an existing file wins over a shipped name.
+    """
+    from neurosim.data import resolve_arch
+
+    path = resolve_arch(path, SpecError)
     data = apply_overrides(load_with_base(path), overrides)
     return arch_from_dict(data, where=f"{Path(path).name}: ")

@@ -5,8 +5,8 @@ the table holds one row per result. Batch applies to GPU specs only; an
 event-driven chip runs one stream, so it gives one row with ``batch = 1``
 whatever batches were asked for.
 
-GPU specs run through :func:`neurosim.gpu.simulate_gpu`; neuromorphic specs
-through :func:`neurosim.api.run`.
+Every run goes through :func:`neurosim.api.run`, which decides the target
+(chip or GPU) of each spec.
 
 Examples
 --------
@@ -16,15 +16,13 @@ Examples
 
 from __future__ import annotations
 
-import argparse
 import math
 import os
-import sys
 from pathlib import Path
 
 import pandas as pd
 
-from neurosim.gpu import GpuArch, simulate_gpu
+from neurosim.api import run, target_of
 from neurosim.result import Result
 from neurosim.trace import Trace, load_trace
 
@@ -115,6 +113,7 @@ def compare(
     tokens: int | None = None,
     *,
     gpu_options: dict | None = None,
+    progress: bool = False,
 ) -> pd.DataFrame:
     """Run every trace on every architecture (GPU specs at every batch).
 
@@ -126,6 +125,7 @@ def compare(
     tokens : use only the first ``tokens`` steps of each trace.
     gpu_options : keyword options for :func:`neurosim.gpu.simulate_gpu`
         (``precision``, ``weight_format``, ``kernel``, ``include_readout``, ...).
+    progress : show a progress bar over the (trace, arch, batch) runs.
 
     Returns
     -------
@@ -138,16 +138,16 @@ def compare(
     loaded_traces = _load_traces(traces, tokens)
     loaded_archs = _load_archs(archs)
     gpu_options = dict(gpu_options or {})
-    rows = []
-    for trace in loaded_traces:
-        for arch in loaded_archs:
-            if isinstance(arch, GpuArch):
-                for b in batches:
-                    rows.append(result_row(simulate_gpu(arch, trace, batch=b, **gpu_options), b))
-            else:
-                from neurosim.api import run
+    jobs = [(trace, arch, b) for trace in loaded_traces for arch in loaded_archs
+            for b in (batches if target_of(arch) == "gpu" else [1])]
+    if progress:
+        from tqdm import tqdm
 
-                rows.append(result_row(run(arch, trace, tokens=tokens), 1))
+        jobs = tqdm(jobs, desc="comparing", unit="run", leave=False)
+    rows = []
+    for trace, arch, b in jobs:
+        options = gpu_options if target_of(arch) == "gpu" else {}
+        rows.append(result_row(run(arch, trace, tokens=tokens, batch=b, **options), b))
     df = pd.DataFrame(rows)
     filled = [c for c in df.columns if c.startswith((ENERGY_PREFIX, BYTES_PREFIX))]
     df[filled] = df[filled].fillna(0.0)
@@ -260,84 +260,11 @@ def format_table(df: pd.DataFrame) -> str:
     return df[cols].to_string(index=False, formatters={c: fmt for c in cols})
 
 
-# ----------------------------------------------------------------------------- CLI
-
-
-def _parse_batches(values: list[str]) -> list[int]:
-    out = []
-    for text in values:
-        for part in str(text).split(","):
-            part = part.strip()
-            if not part:
-                continue
-            try:
-                out.append(int(part))
-            except ValueError:
-                raise ValueError(
-                    f"--batch: got {part!r}; allowed: integers >= 1, comma separated (e.g. 1,64)"
-                ) from None
-    return _check_batches(out)
-
-
-def add_compare_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    """Arguments of ``neurosim compare``."""
-    parser.add_argument("--trace", action="append", required=True, metavar="T", help="trace file (repeatable)")
-    parser.add_argument("--arch", action="append", required=True, metavar="A", help="architecture spec (repeatable)")
-    parser.add_argument(
-        "--batch",
-        action="append",
-        default=None,
-        metavar="B[,B...]",
-        help="batch sizes for GPU specs, comma separated (default 1); event-driven chips run batch 1",
-    )
-    parser.add_argument("--tokens", type=int, default=None, metavar="N", help="use the first N tokens of each trace")
-    parser.add_argument("--out", default=None, metavar="FILE", help="write the table (.csv or .parquet)")
-    parser.add_argument("--plot", default=None, metavar="FILE", help="write the energy bar chart (.png or .svg)")
-    parser.add_argument("--precision", default=None, help="GPU precision (default: the spec's)")
-    parser.add_argument("--weight-format", default=None, help="GPU weight format: dense, csr, 2:4")
-    parser.add_argument("--kernel", default=None, help="GPU kernel model: dense or gather")
-    parser.add_argument("--include-embedding", action="store_true", default=None, help="GPU: add the embedding lookup")
-    parser.add_argument("--include-readout", action="store_true", default=None, help="GPU: add the readout/decoder")
-    return parser
-
-
-def run_compare(args: argparse.Namespace) -> int:
-    """Run ``neurosim compare``: print the table, write ``--out`` and ``--plot``; 0 on success, 2 on bad input."""
-    try:
-        for name, allowed in (("out", TABLE_SUFFIXES), ("plot", PLOT_SUFFIXES)):
-            value = getattr(args, name)
-            if value is not None and Path(value).suffix.lower() not in allowed:
-                raise ValueError(f"--{name}: got {value!r}; allowed suffixes: {list(allowed)}")
-        batches = _parse_batches(args.batch or ["1"])
-        if args.tokens is not None and args.tokens < 1:
-            raise ValueError(f"--tokens: got {args.tokens}; allowed: an integer >= 1")
-        options = {
-            "precision": args.precision,
-            "weight_format": args.weight_format,
-            "kernel": args.kernel,
-            "include_embedding": args.include_embedding,
-            "include_readout": args.include_readout,
-        }
-        options = {k: v for k, v in options.items() if v is not None}
-        df = compare(args.trace, args.arch, batches, tokens=args.tokens, gpu_options=options)
-        print(format_table(df))
-        if args.out:
-            print(f"table: {write_table(df, args.out)}")
-        if args.plot:
-            print(f"plot: {plot_energy(df, args.plot)}")
-    except ValueError as exc:  # SpecError and TraceError are ValueErrors
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    return 0
-
-
 __all__ = [
-    "add_compare_arguments",
     "compare",
     "energy_components",
     "format_table",
     "plot_energy",
     "result_row",
-    "run_compare",
     "write_table",
 ]

@@ -39,6 +39,9 @@ def format_table(result: Result) -> str:
             f"  mapping {m.get('mapping_policy')}: {m.get('cores_used')}/{m.get('cores_available')} cores, "
             f"multicast={m.get('multicast')}, pipeline={m.get('pipeline')}, synapse format={m.get('synapse_format')}"
         )
+        if "readout" in m:
+            readout = f"chip ({m['readout_units']:,} units)" if m["readout"] == "chip" else "none"
+            lines.append(f"  readout {readout}, events {m.get('event_payload')}, switching {m.get('switching')}")
     rows = [
         ("cycles per token", f"{r.cycles_per_token:,.1f}"),
         ("time per token", _si(r.time_s_per_token, "s")),
@@ -48,17 +51,22 @@ def format_table(result: Result) -> str:
         ("packets per token", f"{r.packets_per_token:,.1f}"),
         ("flit-hops per token", f"{r.flit_hops_per_token:,.1f}"),
         ("energy per token", _si(r.energy_pj_per_token * 1e-12, "J")),
+        ("  dynamic", _si(r.dynamic_energy_pj_per_token * 1e-12, "J")),
+        ("  static", _si(r.static_energy_pj_per_token * 1e-12, "J")),
     ]
     width = max(len(k) for k, _ in rows)
     for label, value in rows:
         lines.append(f"  {label:<{width}}  {value}")
-    if m.get("engine_backend") == "bound":
-        lines.append("  (backend bound: no packet replay; cycles, times, latency and static energy are lower "
+    if m.get("engine") == "bound":
+        lines.append("  (engine bound: no packet replay; cycles, times, latency and static energy are lower "
                      "bounds, counts exact)")
         if "bound_check_cycles_fraction" in m:
             lines.append(f"  (checked on {m['bound_check_windows']} windows of {m['bound_check_window_tokens']} tokens "
                          f"replayed exactly: the bound's cycles are {m['bound_check_cycles_fraction']:.5f} of the exact "
                          f"ones, {m['bound_check_worst_window_fraction']:.5f} in the worst window)")
+    if r.backend == "event" and r.packets_per_token > 0 and r.flit_hops_per_token == 0:
+        lines.append("  (all traffic stays inside one router: no mesh hops, so the NoC's link and hop costs do not "
+                     "show; --policy balanced --min-cores N spreads the network)")
     if r.intervals:
         lines.append("  95% confidence intervals (sampled windows):")
         for name, (low, high) in r.intervals.items():

@@ -44,10 +44,22 @@ class Result:
     def tokens_per_s(self) -> float:
         return 1.0 / self.time_s_per_token if self.time_s_per_token > 0 else float("inf")
 
+    @property
+    def static_energy_pj_per_token(self) -> float:
+        """Static (idle/leakage) energy per token: static power x time."""
+        return float(self.energy_breakdown_pj_per_token.get("static", 0.0))
+
+    @property
+    def dynamic_energy_pj_per_token(self) -> float:
+        """Energy per token of the counted actions (everything but static power)."""
+        return self.energy_pj_per_token - self.static_energy_pj_per_token
+
     def to_dict(self) -> dict:
         d = asdict(self)
         d["tokens_per_s"] = self.tokens_per_s
         d["energy_j_per_token"] = self.energy_pj_per_token * 1e-12
+        d["static_energy_pj_per_token"] = self.static_energy_pj_per_token
+        d["dynamic_energy_pj_per_token"] = self.dynamic_energy_pj_per_token
         d["memory_bytes_per_token_total"] = float(sum(self.memory_bytes_per_token.values()))
         return d
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from matplotlib.image import imread
 
 from neurosim.analysis import heatmap, pareto_front, plot
 
@@ -62,6 +63,6 @@ def test_heatmap_and_plot_write_files(tmp_path):
                        for a in (0.0, 0.5, 0.9) for w in (0.0, 0.9) for arch in ("p", "q")])
     grid = heatmap(df, "a", "w", "e", tmp_path / "h.png")
     assert grid.shape == (2, 3) and grid.loc[0.9, 0.5] == pytest.approx(0.05)
-    assert (tmp_path / "h.png").stat().st_size > 0
+    assert imread(tmp_path / "h.png").shape[:2] == (360, 660)  # (0.7 x 2 + 1.6, 1.1 x 3 + 2.2) inches at 120 dpi
     out = plot(df, "a", "e", hue="arch", out=tmp_path / "s.png", pareto=True, logy=False)
-    assert out.stat().st_size > 0
+    assert imread(out).shape[:2] == (528, 768)  # 6.4 x 4.4 inches at 120 dpi

@@ -9,7 +9,7 @@ import pytest
 import yaml
 from conftest import TINY_ARCH
 
-from neurosim.arch import ChipArch, load_arch
+from neurosim.arch import load_arch
 from neurosim.spec import SpecError
 
 SPECS = sorted((Path(__file__).parent.parent / "arch_specs").glob("*.yaml"))
@@ -29,7 +29,7 @@ def test_shipped_specs_load(path):
 
 def test_tiny_spec_loads(tmp_path):
     arch = load_arch(_write(tmp_path, TINY_ARCH))
-    assert isinstance(arch, ChipArch)
+    assert arch.kind == "neuromorphic" and arch.cores.synapse_format == "sparse"  # the defaults
     assert arch.noc.flits_per_packet == 2
     assert arch.barrier_cycles == 5 + 1 * 4
 

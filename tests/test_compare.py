@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from matplotlib.image import imread
 
-from neurosim.compare import add_compare_arguments, compare, energy_components, plot_energy, run_compare
+from neurosim.cli import main
+from neurosim.compare import compare, energy_components, plot_energy
 from neurosim.trace import save_trace, synthetic
 
 SPECS = Path(__file__).resolve().parents[1] / "arch_specs"
@@ -84,22 +85,16 @@ def test_bad_batches(traces):
         compare(traces, GPUS, [1, 0])
 
 
-def _parse(argv):
-    parser = add_compare_arguments(argparse.ArgumentParser(prog="neurosim compare"))
-    return parser.parse_args(argv)
-
-
 @pytest.mark.parametrize("suffix", [".csv", ".parquet"])
 def test_run_compare_cli(traces, tmp_path, capsys, suffix):
     """The CLI entry reads trace files, prints the table and writes the table and the plot."""
     paths = [str(save_trace(t, tmp_path / f"{t.name}.npz")) for t in traces]
     out, plot = tmp_path / f"cmp{suffix}", tmp_path / "cmp.png"
     argv = ["--trace", paths[0], "--trace", paths[1], "--arch", GPUS[0], "--arch", GPUS[1], "--batch", "1,64"]
-    args = _parse(argv + ["--out", str(out), "--plot", str(plot), "--tokens", "4"])
-    assert run_compare(args) == 0
+    assert main(["compare", *argv, "--out", str(out), "--plot", str(plot), "--tokens", "4", "--quiet"]) == 0
     df = pd.read_csv(out) if suffix == ".csv" else pd.read_parquet(out)
     assert len(df) == 8 and set(df["tokens"]) == {4}
-    assert plot.stat().st_size > 1000
+    assert imread(plot).shape[:2] == (480, 630)  # 2 traces x 4 bars: (1.5 + 0.45 x 8 + 0.6 x 2) x 4.8 inches
     printed = capsys.readouterr().out
     assert "energy_uj_per_token" in printed and "a100_sxm4_80gb" in printed
 
@@ -115,8 +110,7 @@ def test_run_compare_cli(traces, tmp_path, capsys, suffix):
 def test_run_compare_errors(traces, tmp_path, capsys, extra, needle):
     """Bad arguments return 2 with a one-line error on stderr."""
     path = str(save_trace(traces[0], tmp_path / "t.npz"))
-    args = _parse(["--trace", path, "--arch", GPUS[0]] + extra)
-    assert run_compare(args) == 2
+    assert main(["compare", "--trace", path, "--arch", GPUS[0], "--quiet", *extra]) == 2
     err = capsys.readouterr().err
     assert needle in err and err.count("\n") == 1
 
@@ -133,4 +127,4 @@ def test_mixed_event_chip_and_gpu(traces, tmp_path):
     assert sorted(zip(df["backend"], df["batch"])) == [("event", 1), ("gpu", 1), ("gpu", 64)]
     event = df[df["backend"] == "event"].iloc[0]
     assert event["energy_pj_per_token"] > 0 and event["tokens_per_s"] > 0
-    assert plot_energy(df, tmp_path / "mixed.png").stat().st_size > 1000
+    assert imread(plot_energy(df, tmp_path / "mixed.png")).shape[:2] == (480, 600)  # 3 bars: the 6-inch minimum

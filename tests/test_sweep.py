@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 import yaml
 from conftest import TINY_ARCH
+from matplotlib.image import imread
 
 import neurosim
 from neurosim.cli import main
@@ -198,7 +200,7 @@ def test_cli_sweep_then_plot(arch_yaml, tmp_path, capsys):
     png = tmp_path / "p.png"
     assert main(["plot", str(out), "--x", "cycles_per_token", "--y", "energy_pj_per_token",
                  "--hue", "arch.noc.flit_bits", "--pareto", "--out", str(png)]) == 0
-    assert png.stat().st_size > 0
+    assert imread(png).shape[:2] == (528, 768)
     assert "point_id" in capsys.readouterr().out
     assert main(["sweep", str(spec_path), "--dry-run"]) == 0
     bad = make_spec(arch_yaml, **{"noc.bogus": [1]})
@@ -242,21 +244,23 @@ def test_sampled_sweep_options_are_checked(arch_yaml):
     spec["options"] = {"sample": 1}
     with pytest.raises(SpecError, match="options.sample"):
         load_sweep(spec, root=arch_yaml.parent)
-    spec["options"] = {"sample": 3, "backend": "simpy"}
-    with pytest.raises(SpecError, match="options.sample: needs backend numba or bound"):
+    spec["options"] = {"sample": 3, "engine": "simpy"}
+    with pytest.raises(SpecError, match="options.sample: needs engine numba or bound"):
         load_sweep(spec, root=arch_yaml.parent)
     spec["options"] = {"check": 2}
-    with pytest.raises(SpecError, match="options.check: needs backend bound; got backend 'numba'"):
+    with pytest.raises(SpecError, match="options.check: needs engine bound; got engine 'numba'"):
         load_sweep(spec, root=arch_yaml.parent)
+    spec["options"] = {"backend": "bound"}  # the old name of engine
+    assert {p.options["engine"] for p in load_sweep(spec, root=arch_yaml.parent).points} == {"bound"}
 
 
 def test_bound_sweep_with_a_check(arch_yaml, tmp_path):
-    """backend bound in a sweep: counts as the exact sweep's, cycles at most, and each simulated point's gap to
+    """engine bound in a sweep: counts as the exact sweep's, cycles at most, and each simulated point's gap to
     the exact engine recorded from its check windows (equal to neurosim.run's)."""
     spec = make_spec(arch_yaml, **{"noc.flit_bits": [16, 32]})
     spec["traces"][0]["synthetic"].update(activity=0.3, tokens=60)
     exact = sweep(spec, tmp_path / "exact.parquet", progress=False, root=arch_yaml.parent)
-    spec["options"] = {"backend": "bound", "check": 2, "window": 10, "sample_seed": 1}
+    spec["options"] = {"engine": "bound", "check": 2, "window": 10, "sample_seed": 1}
     bound = sweep(spec, tmp_path / "bound.parquet", progress=False, root=arch_yaml.parent)
     assert (bound["status"] == "ok").all() and len(bound) == len(exact) == 2
     assert (bound["synaptic_ops_per_token"].to_numpy() == exact["synaptic_ops_per_token"].to_numpy()).all()
@@ -264,5 +268,17 @@ def test_bound_sweep_with_a_check(arch_yaml, tmp_path):
     trace = synthetic(SYNTH["hidden_sizes"], input_size=10, activity=0.3, weight_sparsity=0.6, tokens=60, seed=3)
     for _, row in bound.iterrows():
         fresh = neurosim.run(arch_yaml, trace, overrides={"noc.flit_bits": row["arch.noc.flit_bits"]},
-                             backend="bound", check=2, window=10, seed=1)
+                             engine="bound", check=2, window=10, seed=1)
         assert row["meta.bound_check_cycles_fraction"] == fresh.meta["bound_check_cycles_fraction"] <= 1.0
+
+
+def test_sweep_spec_names_shipped_specs_and_traces(tmp_path):
+    """A sweep spec may name shipped specs and traces; a file beside the spec wins over a shipped name."""
+    spec = {"version": 1, "arch": ["loihi_like", "gpu_h100"], "traces": [{"file": "ptb_egru90"}],
+            "options": {"tokens": 8}}
+    sw = load_sweep(spec, root=tmp_path)
+    assert sorted(Path(p.arch_path).name for p in sw.points) == ["gpu_h100.yaml", "loihi_like.yaml"]
+    assert {Path(p.trace["path"]).name for p in sw.points} == {"ptb_egru90.npz"}
+    (tmp_path / "loihi_like").write_text(yaml.safe_dump(TINY_ARCH))  # a file of that name beside the spec
+    sw = load_sweep({**spec, "arch": "loihi_like"}, root=tmp_path)
+    assert {Path(p.arch_path) for p in sw.points} == {(tmp_path / "loihi_like").resolve()}

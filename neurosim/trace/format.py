@@ -1,4 +1,4 @@
-"""Activation traces: the first stage of the pipeline.
+"""The trace file format: the :class:`Trace` object, loading with checks, saving.
 
 A trace is one ``.npz`` file (``numpy.savez_compressed``) holding the tokens
 of a language-model run, which units of every recurrent layer emitted an
@@ -50,7 +50,6 @@ META_KEYS = (
     "seed",
     "source",
 )
-
 
 class TraceError(ValueError):
     """A trace file or trace object breaks the trace format."""
@@ -152,63 +151,6 @@ class Trace:
         return 1.0 - nnz / size
 
 
-# ----------------------------------------------------------------------------- counting
-
-
-def synops_per_step(trace: Trace) -> np.ndarray:
-    """Synaptic operations of every layer at every step, int64 [L, T].
-
-    The formula of the trace format: the input fan-out of every active input
-    unit at t (layer 0's input, the embedding, is active at every step) plus
-    the recurrent fan-out of every event of the layer at t-1. This is the
-    independent count that the engines must reproduce exactly.
-    """
-    T = trace.n_tokens
-    out = np.zeros((len(trace.layers), T), dtype=np.int64)
-    for l, layer in enumerate(trace.layers):
-        if l == 0:
-            out[l] += int(layer.in_fanout.sum())
-        else:
-            prev = trace.layers[l - 1].events
-            out[l] += prev.astype(np.int64) @ layer.in_fanout
-        rec = layer.events[:-1].astype(np.int64) @ layer.rec_fanout
-        out[l, 1:] += rec
-    return out
-
-
-def dense_macs_per_token(trace: Trace) -> int:
-    """MACs per token of the dense recurrent layers (every weight, every step)."""
-    return int(sum(layer.w_in_mask.size + layer.w_rec_mask.size for layer in trace.layers))
-
-
-def summary(trace: Trace) -> dict:
-    """Sizes, measured activity and weight sparsity, and ops per token."""
-    synops = synops_per_step(trace)
-    dense = dense_macs_per_token(trace)
-    activity = trace.activity()
-    units = np.array(trace.hidden_sizes)
-    mean_activity = float((activity * units).sum() / units.sum())
-    return {
-        "name": trace.name,
-        "model": trace.meta["model"],
-        "dataset": trace.meta["dataset"],
-        "split": trace.meta["split"],
-        "tokens": trace.n_tokens,
-        "vocab_size": trace.meta["vocab_size"],
-        "input_size": trace.input_size,
-        "hidden_sizes": trace.hidden_sizes,
-        "gates": trace.gates,
-        "perplexity": trace.meta.get("perplexity"),
-        "weight_sparsity": trace.measured_weight_sparsity(),
-        "activity_per_layer": [float(a) for a in activity],
-        "activity_sparsity": 1.0 - mean_activity,
-        "dense_macs_per_token": dense,
-        "synaptic_ops_per_token": float(synops.sum() / trace.n_tokens),
-        "synaptic_ops_per_token_by_layer": [float(x) for x in synops.mean(axis=1)],
-        "effective_to_dense_ratio": float(synops.sum() / trace.n_tokens / dense),
-    }
-
-
 # ----------------------------------------------------------------------------- file format
 
 
@@ -255,12 +197,24 @@ def _check_meta(meta: object) -> dict:
     return meta
 
 
+def read_meta(path: str | os.PathLike) -> dict:
+    """The checked ``meta`` of a trace file (or shipped name), without reading its arrays."""
+    from neurosim.data import resolve_trace
+
+    path = resolve_trace(path, TraceError)
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            return _check_meta(json.loads(str(npz["meta"][()])))
+    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile) as exc:
+        raise TraceError(f"trace {path}: no readable meta ({exc})") from None
+
+
 def load_trace(path: str | os.PathLike, tokens: int | None = None, events: bool = True) -> Trace:
     """Load and check a trace file.
 
     Parameters
     ----------
-    path : path of the ``.npz`` file.
+    path : path of the ``.npz`` file, or the name of a shipped trace (``"ptb_egru90"``).
     tokens : keep only the first ``tokens`` steps (None: all).
     events : False loads meta, tokens and connectivity only (``LayerTrace.events``
         is None); stream the events with :class:`EventStream`.
@@ -269,9 +223,11 @@ def load_trace(path: str | os.PathLike, tokens: int | None = None, events: bool 
     ------
     TraceError naming the offending key when the file breaks the format.
     """
-    path = Path(path)
+    from neurosim.data import resolve_trace
+
+    path = resolve_trace(path, TraceError)
     if not path.is_file():
-        raise TraceError(f"trace: no such file {str(path)!r}")
+        raise TraceError(f"trace {path}: no such file")
     try:
         npz = np.load(path, allow_pickle=False)
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
@@ -348,146 +304,3 @@ def save_trace(trace: Trace, path: str | os.PathLike) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(path, **arrays)
     return path
-
-
-class EventStream:
-    """The events of a trace file, read forward in row windows without loading them whole.
-
-    The ``.npz`` members ``layer{l}_events.npy`` are read straight from the zip
-    archive, decompressing as they go, so memory holds one window at a time.
-    ``read(first, stop)`` returns the fired matrix (uint8 ``[stop-first, sum(H)]``,
-    layers side by side) of steps ``first <= t < stop``; windows must move forward
-    (``first`` may reach back into the previous window, ``stop`` only grows).
-    """
-
-    def __init__(self, path: str | os.PathLike, hidden_sizes: list[int], n_tokens: int):
-        from numpy.lib import format as npformat
-
-        self.path = Path(path)
-        self.hidden_sizes = list(hidden_sizes)
-        self.n_tokens = n_tokens
-        self._zip = zipfile.ZipFile(self.path)
-        self._files = []
-        for l, H in enumerate(self.hidden_sizes):
-            f = self._zip.open(f"layer{l}_events.npy")
-            version = npformat.read_magic(f)
-            read_header = npformat.read_array_header_1_0 if version == (1, 0) else npformat.read_array_header_2_0
-            shape, fortran, dtype = read_header(f)
-            if dtype != np.uint8 or fortran or len(shape) != 2 or shape[1] != _packed_width(H):
-                raise TraceError(f"layer{l}_events: dtype {dtype} shape {shape}, expected uint8 [T, {_packed_width(H)}]")
-            self._files.append(f)
-        self._buf = np.zeros((0, sum(self.hidden_sizes)), dtype=np.uint8)
-        self._buf_first = 0
-
-    def _read_rows(self, n: int) -> np.ndarray:
-        parts = []
-        for f, H in zip(self._files, self.hidden_sizes):
-            width = _packed_width(H)
-            raw = f.read(n * width)
-            if len(raw) != n * width:
-                raise TraceError(f"{self.path.name}: events end before step {self.n_tokens}")
-            packed = np.frombuffer(raw, dtype=np.uint8).reshape(n, width)
-            parts.append(np.unpackbits(packed, axis=1, count=H))
-        return np.concatenate(parts, axis=1)
-
-    def read(self, first: int, stop: int) -> np.ndarray:
-        if not 0 <= first <= stop <= self.n_tokens:
-            raise TraceError(f"stream window [{first}, {stop}) outside 0..{self.n_tokens}")
-        if first < self._buf_first:
-            raise TraceError(f"stream window starts at {first}, before the kept rows from {self._buf_first}")
-        buf_stop = self._buf_first + self._buf.shape[0]
-        if stop > buf_stop:
-            self._buf = np.concatenate([self._buf, self._read_rows(stop - buf_stop)], axis=0)
-        out = np.ascontiguousarray(self._buf[first - self._buf_first : stop - self._buf_first])
-        self._buf = self._buf[first - self._buf_first :]  # keep only what later windows may reach back to
-        self._buf_first = first
-        return out
-
-    def close(self) -> None:
-        for f in self._files:
-            f.close()
-        self._zip.close()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
-
-# ----------------------------------------------------------------------------- synthetic
-
-
-def _random_mask(rng: np.random.Generator, rows: int, cols: int, density: float) -> np.ndarray:
-    """A mask with exactly round(density * rows * cols) nonzeros at random places."""
-    n = rows * cols
-    nnz = round(density * n)
-    flat = np.zeros(n, dtype=bool)
-    flat[rng.choice(n, size=nnz, replace=False)] = True
-    return flat.reshape(rows, cols)
-
-
-def synthetic(
-    hidden_sizes: list[int] | tuple[int, ...] = (256, 256),
-    input_size: int = 128,
-    activity: float = 0.15,
-    weight_sparsity: float = 0.9,
-    tokens: int = 256,
-    gates: int = 3,
-    seed: int = 0,
-    vocab_size: int = 10000,
-    values: bool = False,
-) -> Trace:
-    """A random trace with a given activity and weight sparsity.
-
-    Every layer's events are independent Bernoulli(``activity``) draws; every
-    weight matrix has exactly ``round((1 - weight_sparsity) * size)`` nonzeros.
-
-    Examples
-    --------
-    >>> t = synthetic([64], input_size=32, activity=0.2, weight_sparsity=0.5, tokens=10)
-    >>> t.layers[0].events.shape
-    (10, 64)
-    """
-    if not 0.0 <= activity <= 1.0:
-        raise TraceError(f"activity: is {activity}, allowed: a fraction in [0, 1]")
-    if not 0.0 <= weight_sparsity <= 1.0:
-        raise TraceError(f"weight_sparsity: is {weight_sparsity}, allowed: a fraction in [0, 1]")
-    if tokens < 1:
-        raise TraceError(f"tokens: is {tokens}, allowed: an integer >= 1")
-    if gates < 1:
-        raise TraceError(f"gates: is {gates}, allowed: an integer >= 1")
-    if input_size < 1 or not hidden_sizes or any(h < 1 for h in hidden_sizes):
-        raise TraceError(f"sizes: input_size={input_size}, hidden_sizes={list(hidden_sizes)}, allowed: integers >= 1")
-    rng = np.random.default_rng(seed)
-    layers = []
-    prev = input_size
-    density = 1.0 - weight_sparsity
-    for H in hidden_sizes:
-        w_in = _random_mask(rng, prev, gates * H, density)
-        w_rec = _random_mask(rng, H, gates * H, density)
-        events = np.empty((tokens, H), dtype=bool)
-        for a in range(0, tokens, 8192):  # in chunks: long traces stay small in memory
-            b = min(tokens, a + 8192)
-            events[a:b] = rng.random((b - a, H), dtype=np.float32) < activity
-        vals = rng.standard_normal(int(events.sum())).astype(np.float16) if values else None
-        layers.append(LayerTrace(events=events, w_in_mask=w_in, w_rec_mask=w_rec, values=vals))
-        prev = H
-    meta = {
-        "format": TRACE_FORMAT,
-        "version": TRACE_VERSION,
-        "model": "synthetic",
-        "dataset": "synthetic",
-        "split": "none",
-        "vocab_size": int(vocab_size),
-        "input_size": int(input_size),
-        "hidden_sizes": [int(h) for h in hidden_sizes],
-        "gates": int(gates),
-        "weight_sparsity": float(weight_sparsity),
-        "perplexity": None,
-        "seed": int(seed),
-        "source": f"neurosim.trace.synthetic(activity={activity}, weight_sparsity={weight_sparsity}, seed={seed})",
-    }
-    tok = rng.integers(0, vocab_size, size=tokens, dtype=np.int32)
-    name = f"synthetic_a{activity:g}_w{weight_sparsity:g}_s{seed}"
-    return Trace(meta=meta, tokens=tok, layers=tuple(layers), name=name)

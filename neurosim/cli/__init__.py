@@ -1,0 +1,67 @@
+"""The ``neurosim`` command: one thin module per subcommand over the public API.
+
+Each subcommand module has ``add_arguments(parser)`` and ``run(args) -> int``
+and imports the heavy stages (numpy, numba, pandas) only inside ``run``, so
+``neurosim --help`` answers at once. Every failure a user can cause ends in
+one line on stderr, ``neurosim: error: ...``, and exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from neurosim.cli import compare, list_, plot, run, sweep, trace, train, validate
+
+DESCRIPTION = "Cycle-level simulation and energy estimation of sparse RNNs on neuromorphic chips and GPUs."
+SUBCOMMANDS = (
+    ("run", run, "simulate a trace on an architecture and report per-token figures"),
+    ("validate", validate, "check an architecture YAML"),
+    ("list", list_, "list the shipped architecture specs and traces"),
+    ("trace", trace, "inspect, make or export traces"),
+    ("train", train, "train an EGRU or LSTM language model with weight pruning (needs the train extra)"),
+    ("compare", compare, "compare traces on event chips and GPUs side by side"),
+    ("sweep", sweep, "design-space exploration over architecture keys and traces"),
+    ("plot", plot, "plot sweep results"),
+)
+EXTRAS = {"torch": "train", "dask": "dist", "distributed": "dist"}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from neurosim import __version__
+
+    parser = argparse.ArgumentParser(prog="neurosim", description=DESCRIPTION)
+    parser.add_argument("--version", action="version", version=f"neurosim {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, module, text in SUBCOMMANDS:
+        p = sub.add_parser(name, help=text, description=text[0].upper() + text[1:] + ".")
+        module.add_arguments(p)
+        if getattr(module, "run", None) is not None:  # trace's subcommands set their own
+            p.set_defaults(func=module.run)
+    return parser
+
+
+def error(message: str) -> int:
+    """Print the one-line error every subcommand ends in; the exit status 2."""
+    print(f"neurosim: error: {message.strip().replace(chr(10), '; ')}", file=sys.stderr)
+    return 2
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse ``argv`` (default: the command line), run the subcommand, return its exit status."""
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except (ValueError, FileNotFoundError) as exc:  # SpecError, TraceError, MappingError, EngineError: ValueErrors
+        return error(str(exc))
+    except ModuleNotFoundError as exc:
+        extra = EXTRAS.get((exc.name or "").split(".")[0])
+        if extra is None:
+            raise
+        return error(f"this command needs {exc.name}; install the extra: pip install 'neurosim[{extra}]'")
+    except KeyboardInterrupt:
+        print("neurosim: interrupted", file=sys.stderr)
+        return 130
+
+
+__all__ = ["build_parser", "error", "main"]

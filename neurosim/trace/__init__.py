@@ -1,0 +1,43 @@
+"""Activation traces: the first stage of the pipeline.
+
+- :mod:`~neurosim.trace.format`: the ``.npz`` file format, :class:`Trace`, :func:`load_trace`, :func:`save_trace`;
+- :mod:`~neurosim.trace.stats`: synaptic operations per step, dense MACs, :func:`summary`;
+- :mod:`~neurosim.trace.stream`: :class:`EventStream`, events read forward from disk;
+- :mod:`~neurosim.trace.synthetic`: :func:`synthetic` random traces.
+"""
+
+from neurosim.trace.format import (
+    GATES_BY_MODEL,
+    META_KEYS,
+    MODELS,
+    TRACE_FORMAT,
+    TRACE_VERSION,
+    LayerTrace,
+    Trace,
+    TraceError,
+    load_trace,
+    read_meta,
+    save_trace,
+)
+from neurosim.trace.stats import dense_macs_per_token, summary, synops_per_step
+from neurosim.trace.stream import EventStream
+from neurosim.trace.synthetic import synthetic
+
+__all__ = [
+    "GATES_BY_MODEL",
+    "META_KEYS",
+    "MODELS",
+    "TRACE_FORMAT",
+    "TRACE_VERSION",
+    "EventStream",
+    "LayerTrace",
+    "Trace",
+    "TraceError",
+    "dense_macs_per_token",
+    "load_trace",
+    "read_meta",
+    "save_trace",
+    "summary",
+    "synops_per_step",
+    "synthetic",
+]

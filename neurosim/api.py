@@ -184,7 +184,7 @@ def _run_streamed(arch, path, tokens, policy, min_cores, chunk_steps, progress, 
     arrays = build_arrays(network, mapping, arch, bound=engine == "bound")
     build_s = time.perf_counter() - t0
     if progress:
-        _warm_up(synthetic_like(trace), network, mapping, arch, arrays, engine)
+        _warm_up(_without_events(trace), network, mapping, arch, arrays, engine)
     with EventStream(path, trace.hidden_sizes, trace.n_tokens) as events:
         eng = simulate(trace, network, mapping, arch, backend=engine, chunk_steps=chunk_steps, arrays=arrays,
                        progress=progress, threads=threads, events=events.read)
@@ -209,7 +209,7 @@ def _warm_up(trace: Trace, network, mapping, arch: ChipArch, arrays, engine: str
         simulate(trace, network, mapping, arch, backend=engine, arrays=arrays, token_end=1, steps=(0, 1))
 
 
-def synthetic_like(trace: Trace) -> Trace:
+def _without_events(trace: Trace) -> Trace:
     """``trace``'s first step with no events: enough to compile the kernels for a trace loaded without events."""
     layers = tuple(replace(l, events=np.zeros((1, l.hidden_size), dtype=bool), values=None) for l in trace.layers)
     return replace(trace, tokens=trace.tokens[:1], layers=layers)

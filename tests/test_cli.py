@@ -123,7 +123,7 @@ def test_wheel_installed_outside_the_repo_runs_by_shipped_names(tmp_path):
     """The built wheel holds the specs and traces: installed in a fresh venv it runs the main command by name."""
     wheels = tmp_path / "wheels"
     build = subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation",
-                            "-w", str(wheels), str(ROOT)], capture_output=True, text=True)
+                            "-w", str(wheels), str(ROOT)], capture_output=True, text=True, check=False)
     if build.returncode != 0:
         pytest.skip(f"cannot build a wheel here: {build.stderr.strip()[-200:]}")
     venv = tmp_path / "venv"
@@ -139,7 +139,7 @@ def test_wheel_installed_outside_the_repo_runs_by_shipped_names(tmp_path):
     work.mkdir()
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     out = subprocess.run([py, "-m", "neurosim", "run", "--arch", "loihi_like", "--trace", "ptb_egru90",
-                          "--tokens", "16", "--quiet"], capture_output=True, text=True, cwd=work, env=env)
+                          "--tokens", "16", "--quiet"], capture_output=True, text=True, cwd=work, env=env, check=False)
     assert out.returncode == 0, out.stderr
     assert "trace ptb_egru90 on loihi_like" in out.stdout
     where = subprocess.run([py, "-c", "import neurosim; print(neurosim.__file__)"], capture_output=True, text=True,

@@ -321,3 +321,11 @@ def test_launch_overhead_in_latency(a100, trace):
     no_launch = load_arch(SPECS / "gpu_a100.yaml", ["kernels.launch_overhead_s=0"])
     r0 = simulate_gpu(no_launch, trace, batch=1)
     assert r.latency_s_per_token - r0.latency_s_per_token == pytest.approx(kernels * 4e-6)
+
+
+def test_costing_prices_every_unit_that_executes_flops():
+    """The GPU costing's FLOP units are the model's execution units but 'none' (no unit left uncosted)."""
+    from neurosim.costing.gpu import FLOP_UNITS
+    from neurosim.gpu import UNITS
+
+    assert FLOP_UNITS == tuple(u for u in UNITS if u != "none")

@@ -25,7 +25,7 @@ def _main_command() -> list[str]:
 
 def _section_blocks(title: str) -> list[str]:
     section = README.split(f"## {title}\n", 1)[1].split("\n## ", 1)[0]
-    return re.findall(r"```\n(.*?)```", section, re.S)
+    return re.findall(r"```\n(.*?)```", section, re.DOTALL)
 
 
 def test_ci_runs_the_readme_test_command():

@@ -8,12 +8,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from neurosim.gpu.spec import UNITS
-
 if TYPE_CHECKING:
     from neurosim.gpu.spec import GpuArch
 
 COMPONENTS = ("compute", "hbm", "sram", "static")
+FLOP_UNITS = ("tensor", "tensor_sparse", "simt")  # the units of neurosim.gpu.spec.UNITS that execute FLOPs
 
 
 def unit_flop_pj(arch: GpuArch, unit: str, precision: str) -> float:
@@ -32,11 +31,10 @@ def unit_flop_pj(arch: GpuArch, unit: str, precision: str) -> float:
 def energy_breakdown_pj(counts: dict, arch: GpuArch, precision: str) -> dict[str, float]:
     """Cost raw counts: FLOPs per unit x pJ/FLOP, bytes x pJ/byte, static power x seconds.
 
-    ``counts`` needs ``flops_<unit>`` for each unit in :data:`UNITS` but
-    ``none``, ``hbm_bytes``, ``sram_bytes`` and ``seconds`` (as in
-    ``Result.counts`` of :func:`neurosim.gpu.simulate_gpu`).
+    ``counts`` needs ``flops_<unit>`` for each unit in :data:`FLOP_UNITS`, ``hbm_bytes``,
+    ``sram_bytes`` and ``seconds`` (as in ``Result.counts`` of :func:`neurosim.gpu.simulate_gpu`).
     """
-    compute = sum(counts.get(f"flops_{u}", 0.0) * unit_flop_pj(arch, u, precision) for u in UNITS if u != "none")
+    compute = sum(counts.get(f"flops_{u}", 0.0) * unit_flop_pj(arch, u, precision) for u in FLOP_UNITS)
     return {
         "compute": float(compute),
         "hbm": float(counts["hbm_bytes"] * arch.energy.hbm_pj_per_byte),

@@ -56,7 +56,7 @@ Examples
 
 from neurosim.gpu.options import GpuOptions, resolve_options
 from neurosim.gpu.roofline import KernelTimes, kernel_times, unit_peak_flops
-from neurosim.gpu.simulate import simulate_gpu  # noqa: I001 -- last: it needs the modules above
+from neurosim.gpu.simulate import simulate_gpu
 from neurosim.gpu.spec import (
     KERNELS,
     PRECISION_BYTES,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from neurosim.costing.gpu import energy_breakdown_pj
 from neurosim.gpu.options import resolve_options
 from neurosim.gpu.roofline import kernel_times, unit_peak_flops
 from neurosim.gpu.spec import UNITS, GpuArch
@@ -56,8 +57,6 @@ def simulate_gpu(
         if tokens < 1:
             raise ValueError(f"tokens: got {tokens!r}; allowed: an integer >= 1")
         trace = trace.window(0, min(tokens, trace.n_tokens))
-    from neurosim.costing.gpu import energy_breakdown_pj  # costing imports this package's spec
-
     opt = resolve_options(
         arch, batch, precision, weight_format, kernel, weight_residency, include_embedding, include_readout
     )

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from neurosim.arch import ChipArch
+from neurosim.api import target_of
 from neurosim.costing import energy_per_token
 from neurosim.spec import SpecError, parse_override
 from neurosim.sweep.plan import ENERGY_KEYS, _scalar
@@ -31,7 +31,7 @@ def recost_table(df: pd.DataFrame, arch_path: str | Path, overrides: list[str] |
     from neurosim.arch import load_arch
 
     arch = load_arch(arch_path, overrides)
-    if not isinstance(arch, ChipArch):
+    if target_of(arch) != "chip":
         raise SpecError(f"{Path(arch_path).name}: kind {arch.kind}; re-costing needs a neuromorphic architecture")
     out = df.copy()
     ok = (out["status"] == STATUS_OK).to_numpy() if "status" in out else np.ones(len(out), bool)

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from neurosim.arch import ChipArch, arch_from_dict
+from neurosim.arch import arch_from_dict
 from neurosim.costing import recost
 from neurosim.spec import SpecError, apply_overrides, load_with_base
 from neurosim.sweep.plan import ENERGY_KEYS, Point, Sweep, _digest, _full_arch_data, groups, load_sweep
@@ -58,7 +58,7 @@ def run_group(points: list[Point]) -> list[dict]:
 
     Never raises for a bad point: its row has ``status`` ``error`` and the message.
     """
-    from neurosim.api import run
+    from neurosim.api import run, target_of
 
     rows = []
     base_result, base_error = None, None
@@ -69,14 +69,14 @@ def run_group(points: list[Point]) -> list[dict]:
             if base_error is not None:
                 raise base_error
             arch = _load_point_arch(point)
-            recosted = base_result is not None and isinstance(arch, ChipArch)
+            recosted = base_result is not None and target_of(arch) == "chip"
             if recosted:
                 result = recost(base_result, arch)
             else:
                 trace = _cached_trace(json.dumps(point.trace, sort_keys=True))
                 opts = point.options
                 chip = {}  # GPU points are modelled whole, analytically: no engine options
-                if isinstance(arch, ChipArch):
+                if target_of(arch) == "chip":
                     chip = {key: opts[key] for key in ("sample", "check") if opts.get(key)}
                     if chip:
                         chip.update(window=opts["window"], seed=opts["sample_seed"])

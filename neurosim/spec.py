@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import codecs
 import copy
+import difflib
 import re
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
@@ -254,6 +255,8 @@ def read_yaml(path: str | Path) -> dict:
     """A spec file's top-level mapping (see :func:`read_text` and :func:`parse_yaml` for the checks)."""
     path = Path(path)
     data = parse_yaml(read_text(path), where=f"{path}: ")
+    if data is None:
+        raise SpecError(f"{path}: empty; allowed: a mapping of keys")
     if not isinstance(data, dict):
         raise SpecError(f"{path}: top level is {type(data).__name__}, allowed: a mapping of keys")
     return data
@@ -342,35 +345,46 @@ def apply_overrides(data: dict, overrides: list[str] | dict | None) -> dict:
 
 # ----------------------------------------------------------------------------- validation
 
-# what is allowed, for the pydantic error types whose own message does not say it
+# what is allowed, in place of pydantic's message, for the type errors
 _ALLOWED = {
-    "int_type": "allowed: an integer, unquoted (not a bool, a float or a string)",
-    "int_from_float": "allowed: an integer, unquoted (not a float)",
-    "float_type": "allowed: a number, unquoted (not a bool or a string)",
+    "int_type": "allowed: an integer, unquoted",
+    "float_type": "allowed: a number, unquoted",
     "finite_number": "allowed: a finite number (not .inf or .nan)",
     "string_type": "allowed: a string",
     "bool_type": "allowed: true or false",
     "dict_type": "allowed: a mapping of keys",
     "model_type": "allowed: a mapping of keys",
+    "model_attributes_type": "allowed: a mapping of keys",
     "list_type": "allowed: a list",
 }
 
 
+def _article(noun: str) -> str:
+    return f"an {noun}" if noun[:1] in "aeiou" else f"a {noun}"
+
+
 def _problem(exc: ValidationError, err: dict, where: str) -> str:
-    path = ".".join(str(p) for p in err["loc"]) or "(top level)"
+    loc = err["loc"]
+    path = ".".join(str(p) for p in loc)
     msg = err["msg"]
     if msg.startswith("Value error, "):
         msg = msg[len("Value error, "):]
-    if err["type"] == "extra_forbidden":
-        msg = "unknown key"
-        model = _model_for_loc(exc, err["loc"][:-1])
-        if model is not None:
-            msg += f"; allowed keys: {sorted(model.model_fields)}"
-    elif err["type"] in _ALLOWED:
-        msg = f"{msg}; {_ALLOWED[err['type']]}"
     value = err.get("input")
     shown = "" if isinstance(value, dict) or err["type"] == "missing" else f"got {short_repr(value)}; "
-    return f"{where}{path}: {shown}{msg}".replace("\n", " ")
+    if err["type"] == "extra_forbidden":
+        msg = "unknown key"
+        model = _model_for_loc(exc, loc[:-1])
+        if model is not None:
+            close = difflib.get_close_matches(str(loc[-1]), list(model.model_fields), n=1)
+            msg += f"; did you mean {close[0]!r}?" if close else ""
+            msg += f" allowed keys: {sorted(model.model_fields)}"
+    elif err["type"] in _ALLOWED:
+        kind = type(value).__name__
+        shown = f"got {short_repr(value)}" + ("; " if err["type"] == "finite_number" else f" ({_article(kind)}); ")
+        msg = _ALLOWED[err["type"]]
+    if not path and err["type"] == "value_error":  # a joint check: its message names the keys
+        return f"{where}{msg}".replace("\n", " ")
+    return f"{where}{path or '(top level)'}: {shown}{msg}".replace("\n", " ")
 
 
 def format_validation_error(exc: ValidationError, where: str = "") -> str:

@@ -193,13 +193,18 @@ def _check_version(data: dict, where: str) -> None:
 
 def arch_from_dict(data: dict, where: str = ""):
     """Validate a spec mapping into a :class:`ChipArch` or a GPU spec (``kind: gpu``)."""
+    from neurosim.gpu import GpuArch
+
     _check_version(data, where)
     kind = data.get("kind", "neuromorphic")
+    if "kind" not in data:
+        gpu_keys = sorted(set(data) & set(GpuArch.model_fields) - set(ChipArch.model_fields))
+        if gpu_keys:
+            raise SpecError(f"{where}kind: missing, but {gpu_keys[:4]} are keys of a GPU spec; "
+                            "allowed: 'neuromorphic' (the default) or 'gpu'")
     if kind == "neuromorphic":
         return validate(ChipArch, data, where)
     if kind == "gpu":
-        from neurosim.gpu import GpuArch
-
         return validate(GpuArch, data, where)
     raise SpecError(f"{where}kind: got {short_repr(kind)}; allowed: ['neuromorphic', 'gpu']")
 

@@ -32,8 +32,20 @@ from pydantic import model_validator
 
 from neurosim import limits
 from neurosim.limits import describe
-from neurosim.spec import (ClockHz, EnergyPj, Frozen, PowerW, SpecError, Version, short_repr, apply_overrides, float_in,
-                           int_in, load_with_base, validate)
+from neurosim.spec import (
+    ClockHz,
+    EnergyPj,
+    Frozen,
+    PowerW,
+    SpecError,
+    Version,
+    apply_overrides,
+    float_in,
+    int_in,
+    load_with_base,
+    short_repr,
+    validate,
+)
 
 ARCH_VERSION = 1
 

@@ -54,7 +54,7 @@ def _exact_int(value: Any) -> Any:
     """A literal integer stays an integer: ``True`` and ``1.0`` are not ``1``."""
     value = _plain(value)
     if isinstance(value, bool) or not isinstance(value, int):
-        raise ValueError(f"allowed: an integer, unquoted (got a {type(value).__name__})")
+        raise ValueError(f"allowed: an integer, unquoted (got a {type(value).__name__})")  # noqa: TRY004 (pydantic reports ValueError)
     return value
 
 
@@ -119,7 +119,7 @@ def short_repr(value: Any, width: int = 80) -> str:
     """``repr`` of a value cut to ``width`` characters."""
     try:
         text = repr(value)
-    except Exception:  # a repr that fails must not hide the real error
+    except Exception:  # noqa: BLE001 (a repr that fails must not hide the real error)
         text = f"<{type(value).__name__}>"
     text = text.replace("\n", "\\n")
     return text if len(text) <= width else text[: width - 3] + "..."
@@ -363,12 +363,11 @@ def _article(noun: str) -> str:
     return f"an {noun}" if noun[:1] in "aeiou" else f"a {noun}"
 
 
-def _problem(exc: ValidationError, err: dict, where: str) -> str:
+def describe_error(exc: ValidationError, err: dict, where: str) -> str:
+    """One pydantic error of ``exc`` as ``WHERE key.path: got VALUE (a TYPE); allowed: ...``, on one line."""
     loc = err["loc"]
     path = ".".join(str(p) for p in loc)
-    msg = err["msg"]
-    if msg.startswith("Value error, "):
-        msg = msg[len("Value error, "):]
+    msg = err["msg"].removeprefix("Value error, ")
     value = err.get("input")
     shown = "" if isinstance(value, dict) or err["type"] == "missing" else f"got {short_repr(value)}; "
     if err["type"] == "extra_forbidden":
@@ -376,8 +375,8 @@ def _problem(exc: ValidationError, err: dict, where: str) -> str:
         model = _model_for_loc(exc, loc[:-1])
         if model is not None:
             close = difflib.get_close_matches(str(loc[-1]), list(model.model_fields), n=1)
+            msg += f"; allowed keys: {sorted(model.model_fields)}"
             msg += f"; did you mean {close[0]!r}?" if close else ""
-            msg += f" allowed keys: {sorted(model.model_fields)}"
     elif err["type"] in _ALLOWED:
         kind = type(value).__name__
         shown = f"got {short_repr(value)}" + ("; " if err["type"] == "finite_number" else f" ({_article(kind)}); ")
@@ -392,7 +391,7 @@ def format_validation_error(exc: ValidationError, where: str = "") -> str:
     errors = exc.errors()
     if not errors:
         return f"{where}invalid spec"
-    line = _problem(exc, errors[0], where)
+    line = describe_error(exc, errors[0], where)
     more = [".".join(str(p) for p in e["loc"]) or "(top level)" for e in errors[1:]]
     if more:
         shown = ", ".join(more[:3]) + (", ..." if len(more) > 3 else "")

@@ -18,12 +18,15 @@ from pathlib import Path
 
 import pytest
 import yaml
+from conftest import TINY_ARCH
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import neurosim
 from neurosim import limits
 from neurosim.arch import ChipArch, load_arch
 from neurosim.spec import SpecError, load_with_base
+from neurosim.trace import synthetic
 
 SPECS = sorted((Path(__file__).resolve().parents[1] / "arch_specs").glob("*.yaml"))
 BASES = {p.name: load_with_base(p) for p in SPECS}
@@ -175,11 +178,6 @@ CYCLE_KEYS = ["barrier.base_cycles", "barrier.per_router_cycles", "cores.synapse
                                                              st.integers(0, 2**32)), min_size=1, max_size=4))
 def test_a_spec_that_loads_runs_to_a_checked_result(overrides):
     """Extreme values that pass validation never overflow the engine: the run gives a finite, non-negative Result."""
-    import neurosim
-    from neurosim.trace import synthetic
-
-    from conftest import TINY_ARCH
-
     data = copy.deepcopy(TINY_ARCH)
     for key, value in overrides.items():
         section, _, leaf = key.rpartition(".")

@@ -8,14 +8,14 @@ import pytest
 
 from neurosim.result import Result, ResultError
 
-GOOD = dict(
-    arch="tiny", trace="t", backend="event", tokens=4, cycles_per_token=10.0, latency_s_per_token=1e-8,
-    time_s_per_token=1e-8, synaptic_ops_per_token=3.0, packets_per_token=1.0, flit_hops_per_token=2.0,
-    memory_bytes_per_token={"synapse": 8.0}, energy_pj_per_token=5.0,
-    energy_breakdown_pj_per_token={"synop": 3.0, "static": 2.0}, core_utilization={"min": 0.1, "mean": 0.5, "max": 1.0},
-    counts={"synops": 12, "total_cycles": 40}, meta={"seed": -1, "policy": "contiguous"},
-    intervals={"energy_pj_per_token": [4.0, 6.0]},
-)
+GOOD = {
+    "arch": "tiny", "trace": "t", "backend": "event", "tokens": 4, "cycles_per_token": 10.0,
+    "latency_s_per_token": 1e-8, "time_s_per_token": 1e-8, "synaptic_ops_per_token": 3.0, "packets_per_token": 1.0,
+    "flit_hops_per_token": 2.0, "memory_bytes_per_token": {"synapse": 8.0}, "energy_pj_per_token": 5.0,
+    "energy_breakdown_pj_per_token": {"synop": 3.0, "static": 2.0},
+    "core_utilization": {"min": 0.1, "mean": 0.5, "max": 1.0}, "counts": {"synops": 12, "total_cycles": 40},
+    "meta": {"seed": -1, "policy": "contiguous"}, "intervals": {"energy_pj_per_token": [4.0, 6.0]},
+}
 
 
 def test_good_result_passes():

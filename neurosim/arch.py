@@ -173,7 +173,8 @@ class ChipArch(Frozen):
                              f"{self.barrier_cycles} cycles per timestep; allowed: <= {describe('MAX_EVENT_CYCLES')}")
         if self.max_packet_cycles > limits.MAX_EVENT_CYCLES:
             raise ValueError(f"cores.synapse_overhead_cycles + 2*cores.neurons_per_core/cores.synops_per_cycle = "
-                             f"{self.max_packet_cycles} cycles for one packet; allowed: <= {describe('MAX_EVENT_CYCLES')}")
+                             f"{self.max_packet_cycles} cycles for one packet; "
+                             f"allowed: <= {describe('MAX_EVENT_CYCLES')}")
         return self
 
     @property

@@ -19,7 +19,7 @@ import copy
 import difflib
 import re
 from pathlib import Path
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, Literal, NoReturn, TypeVar
 
 import yaml
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
@@ -54,7 +54,8 @@ def _exact_int(value: Any) -> Any:
     """A literal integer stays an integer: ``True`` and ``1.0`` are not ``1``."""
     value = _plain(value)
     if isinstance(value, bool) or not isinstance(value, int):
-        raise ValueError(f"allowed: an integer, unquoted (got a {type(value).__name__})")  # noqa: TRY004 (pydantic reports ValueError)
+        # a ValueError, not a TypeError: pydantic reports only the former as a validation error
+        raise ValueError(f"allowed: an integer, unquoted (got a {type(value).__name__})")  # noqa: TRY004
     return value
 
 
@@ -121,7 +122,12 @@ def short_repr(value: Any, width: int = 80) -> str:
         text = repr(value)
     except Exception:  # noqa: BLE001 (a repr that fails must not hide the real error)
         text = f"<{type(value).__name__}>"
-    text = text.replace("\n", "\\n")
+    return short_text(text, width)
+
+
+def short_text(text: str, width: int = 80) -> str:
+    """``text`` on one line, cut to ``width`` characters (a key path, a value's repr)."""
+    text = str(text).replace("\n", "\\n")
     return text if len(text) <= width else text[: width - 3] + "..."
 
 
@@ -130,63 +136,63 @@ def _line(mark) -> str:
 
 
 def _check_nodes(root: yaml.Node, where: str) -> None:
-    """Refuse duplicate keys, recursive aliases, deep nesting and alias expansion past the limits."""
-    memo: dict[int, tuple[int, int]] = {}  # node id -> (values below and including it, levels below it)
+    """Refuse duplicate keys, recursive aliases, deep nesting and alias expansion past the limits.
+
+    Walks the composed node graph once: a node shared through aliases is measured once
+    (``memo``), so an alias bomb costs its text size, not its expansion.
+    """
+    memo: dict[int, tuple[int, int]] = {}  # node id -> (values in it and below, levels below it)
     on_path: set[int] = set()
     aliases = 0
+
+    def fail(node_or_mark, path: str, problem: str, limit: str | None = None) -> NoReturn:
+        mark = getattr(node_or_mark, "start_mark", node_or_mark)
+        allowed = f"; allowed: <= {describe(limit)}" if limit else ""
+        raise SpecError(f"{where}{_line(mark)}{short_text(path or '(top level)')}: {problem}{allowed}")
 
     def walk(node: yaml.Node, path: str, depth: int) -> tuple[int, int]:
         nonlocal aliases
         key = id(node)
         if key in on_path:
-            raise SpecError(f"{where}{_line(node.start_mark)}{path or '(top level)'}: an alias refers to its own "
-                            "anchor (a recursive structure); allowed: plain nested values")
+            fail(node, path, "an alias refers to its own anchor (a recursive structure); allowed: nested values")
         if key in memo:
             aliases += 1
             if aliases > limits.MAX_YAML_ALIASES:
-                raise SpecError(f"{where}more than {limits.MAX_YAML_ALIASES} alias references (*name); "
-                                f"allowed: <= {describe('MAX_YAML_ALIASES')}")
+                fail(node, path, f"more than {limits.MAX_YAML_ALIASES} alias references (*name)", "MAX_YAML_ALIASES")
             size, height = memo[key]
         else:
-            size, height = 1, 0
             if depth > limits.MAX_YAML_DEPTH:
-                raise SpecError(f"{where}{_line(node.start_mark)}{path}: nested deeper than "
-                                f"{limits.MAX_YAML_DEPTH} levels; allowed: <= {describe('MAX_YAML_DEPTH')}")
+                fail(node, path, f"nested deeper than {limits.MAX_YAML_DEPTH} levels", "MAX_YAML_DEPTH")
             on_path.add(key)
-            if isinstance(node, yaml.MappingNode):
-                seen: dict[tuple, Any] = {}
-                for k, v in node.value:
-                    if k.tag == _MERGE:
-                        name = "<<"
-                    elif isinstance(k, yaml.ScalarNode):
-                        name = k.value
-                        if (k.tag, name) in seen:
-                            first = seen[(k.tag, name)]
-                            where_key = f"{path}.{name}" if path else name
-                            raise SpecError(f"{where}{_line(k.start_mark)}{where_key}: duplicate key (first at "
-                                            f"line {first.line + 1}); allowed: each key once per mapping")
-                        seen[(k.tag, name)] = k.start_mark
-                    else:
-                        name = "?"
-                    child = f"{path}.{name}" if path else name
-                    for sub in (k, v):
-                        s, h = walk(sub, child, depth + 1)
-                        size += s
-                        height = max(height, h + 1)
-            elif isinstance(node, yaml.SequenceNode):
-                for i, v in enumerate(node.value):
-                    s, h = walk(v, f"{path}.{i}" if path else str(i), depth + 1)
-                    size += s
-                    height = max(height, h + 1)
+            size, height = 1, 0
+            for child, sub in children(node, path):
+                s, h = walk(sub, child, depth + 1)
+                size, height = size + s, max(height, h + 1)
             on_path.discard(key)
             memo[key] = (size, height)
         if depth + height > limits.MAX_YAML_DEPTH:
-            raise SpecError(f"{where}{path or '(top level)'}: nested deeper than {limits.MAX_YAML_DEPTH} levels "
-                            f"(through an alias); allowed: <= {describe('MAX_YAML_DEPTH')}")
+            fail(node, path, f"nested deeper than {limits.MAX_YAML_DEPTH} levels (through an alias)", "MAX_YAML_DEPTH")
         if size > limits.MAX_YAML_NODES:
-            raise SpecError(f"{where}{path or '(top level)'}: expands to more than {limits.MAX_YAML_NODES} values "
-                            f"(aliases?); allowed: <= {describe('MAX_YAML_NODES')}")
+            fail(node, path, f"expands to more than {limits.MAX_YAML_NODES} values (aliases?)", "MAX_YAML_NODES")
         return size, height
+
+    def children(node: yaml.Node, path: str):
+        """(key path, node) of every key and value under ``node``; a repeated key is an error."""
+        if isinstance(node, yaml.SequenceNode):
+            for i, v in enumerate(node.value):
+                yield f"{path}.{i}" if path else str(i), v
+        elif isinstance(node, yaml.MappingNode):
+            seen: dict[tuple, Any] = {}
+            for k, v in node.value:
+                name = "<<" if k.tag == _MERGE else k.value if isinstance(k, yaml.ScalarNode) else "?"
+                child = f"{path}.{name}" if path else name
+                if isinstance(k, yaml.ScalarNode) and k.tag != _MERGE:
+                    if (k.tag, name) in seen:
+                        first = seen[(k.tag, name)].line + 1
+                        fail(k, child, f"duplicate key (first at line {first}); allowed: each key once per mapping")
+                    seen[(k.tag, name)] = k.start_mark
+                yield child, k
+                yield child, v
 
     walk(root, "", 0)
 
@@ -323,7 +329,7 @@ def set_path(data: dict, parts: list[str], value: Any) -> dict:
     for i, part in enumerate(parts[:-1]):
         nxt = node.get(part) if isinstance(node, dict) else None
         if not isinstance(nxt, dict):
-            where = ".".join(parts[: i + 1])
+            where = short_text(".".join(parts[: i + 1]))
             known = sorted(map(str, node)) if isinstance(node, dict) else []
             raise SpecError(f"{where}: not a section of the spec; known keys here: {known}")
         node = nxt
@@ -366,7 +372,7 @@ def _article(noun: str) -> str:
 def describe_error(exc: ValidationError, err: dict, where: str) -> str:
     """One pydantic error of ``exc`` as ``WHERE key.path: got VALUE (a TYPE); allowed: ...``, on one line."""
     loc = err["loc"]
-    path = ".".join(str(p) for p in loc)
+    path = short_text(".".join(str(p) for p in loc))
     msg = err["msg"].removeprefix("Value error, ")
     value = err.get("input")
     shown = "" if isinstance(value, dict) or err["type"] == "missing" else f"got {short_repr(value)}; "
@@ -392,7 +398,7 @@ def format_validation_error(exc: ValidationError, where: str = "") -> str:
     if not errors:
         return f"{where}invalid spec"
     line = describe_error(exc, errors[0], where)
-    more = [".".join(str(p) for p in e["loc"]) or "(top level)" for e in errors[1:]]
+    more = [short_text(".".join(str(p) for p in e["loc"]) or "(top level)", 40) for e in errors[1:]]
     if more:
         shown = ", ".join(more[:3]) + (", ..." if len(more) > 3 else "")
         line += f" (and {len(more)} more: {shown})"

@@ -93,7 +93,8 @@ def mutated_specs(draw):
         while end < len(lines) and (len(lines[end]) - len(lines[end].lstrip(" ")) > indent
                                     or lines[end].startswith(" " * indent + "- ")):
             end += 1
-        lines.insert(end, lines[i].rstrip("\n").split(":")[0] + ": 1\n" if lines[i].rstrip().endswith(":") else lines[i])
+        header = lines[i].rstrip().endswith(":")
+        lines.insert(end, lines[i].split(":")[0] + ": 1\n" if header else lines[i])
         keys.append(lines[i].split(":")[0].strip())
         ops.append(("duplicate-line", lines[i].strip()))
         text = "".join(lines)

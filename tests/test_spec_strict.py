@@ -61,7 +61,8 @@ BAD_VALUES = [
     ("energy_pj.barrier", float("nan"), "energy_pj.barrier: got nan; allowed: a finite number"),
     ("clock_hz", float("-inf"), "clock_hz: got -inf; allowed: a finite number"),
     # engine limits, named
-    ("barrier.base_cycles", 2**62, "barrier.base_cycles: got 4611686018427387904; allowed: <= MAX_EVENT_CYCLES = 2**31"),
+    ("barrier.base_cycles", 2**62,
+     "barrier.base_cycles: got 4611686018427387904; allowed: <= MAX_EVENT_CYCLES = 2**31"),
     ("barrier.per_router_cycles", 2**31, "barrier.per_router_cycles * 4 routers"),
     ("cores.synapse_overhead_cycles", 2**62, "allowed: <= MAX_EVENT_CYCLES = 2**31"),
     ("cores.neuron_update_cycles_inactive", 2**31 + 1, "allowed: <= MAX_EVENT_CYCLES = 2**31"),
@@ -73,7 +74,8 @@ BAD_VALUES = [
     ("noc.mesh_x", 2**40, "noc.mesh_x: got 1099511627776; allowed: <= MAX_ROUTERS"),
     ("cores.synapse_memory_bytes", 2**70, "allowed: <= MAX_MEMORY_BYTES"),
     ("noc.packet_header_bits", 2**40, "allowed: <= MAX_RECORD_BITS"),
-    ("cores.index_bits", 2, "cores.index_bits=2 cannot address cores.neurons_per_core=64; allowed: 0 (automatic) or >= 6"),
+    ("cores.index_bits", 2,
+     "cores.index_bits=2 cannot address cores.neurons_per_core=64; allowed: 0 (automatic) or >= 6"),
     ("clock_hz", 1e-300, "clock_hz: got 1e-300; allowed: >= MIN_CLOCK_HZ"),
     ("energy_pj.synop", 1e300, "allowed: <= MAX_ENERGY_PJ"),
     ("static_power_w", 1e300, "allowed: <= MAX_POWER_W"),
@@ -311,3 +313,13 @@ def test_shipped_specs_are_within_the_limits():
         if isinstance(arch, ChipArch):
             assert arch.max_packet_cycles <= limits.MAX_EVENT_CYCLES
             assert arch.barrier_cycles <= limits.MAX_EVENT_CYCLES
+
+
+def test_long_keys_are_shortened(tmp_path):
+    """A 10,000-character key still gives a short line."""
+    key = "k" * 10_000
+    msg = _one_line_error(lambda: load_arch(_write(tmp_path, {**TINY_ARCH, key: 1})))
+    assert "unknown key" in msg
+    text = f"{key[:1000]}: 1\n{key[:1000]}: 2\n"  # YAML's implicit keys are at most 1024 characters
+    assert "duplicate key" in _one_line_error(lambda: load_arch(_write(tmp_path, text)))
+    assert "not a section" in _one_line_error(lambda: load_arch(_write(tmp_path, TINY_ARCH), [f"{key}.x=1"]))

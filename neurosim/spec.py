@@ -393,8 +393,11 @@ def describe_error(exc: ValidationError, err: dict, where: str) -> str:
 
 
 def format_validation_error(exc: ValidationError, where: str = "") -> str:
-    """One line: the first problem as ``key.path: got VALUE; MESSAGE``, then the paths of any others."""
-    errors = exc.errors()
+    """One line: the first problem as ``key.path: got VALUE; MESSAGE``, then the paths of any others.
+
+    A bad value is shown before a missing key (it is the likelier typo).
+    """
+    errors = sorted(exc.errors(), key=lambda e: e["type"] == "missing")
     if not errors:
         return f"{where}invalid spec"
     line = describe_error(exc, errors[0], where)

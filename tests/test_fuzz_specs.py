@@ -117,7 +117,7 @@ def assert_within_limits(arch) -> None:
     for path, value in _numbers(arch.model_dump()):
         assert math.isfinite(value), path
         assert value >= 0, path
-        assert value <= max(limits.MAX_SPEC_INT, limits.MAX_RATE_PER_S), path
+        assert value <= max(limits.MAX_SPEC_INT, limits.MAX_RATE_PER_S, limits.MAX_SPEC_FLOAT), path
     if isinstance(arch, ChipArch):
         c, n = arch.cores, arch.noc
         for v in (c.synapse_overhead_cycles, c.neuron_update_cycles_active, c.neuron_update_cycles_inactive,

@@ -323,3 +323,18 @@ def test_long_keys_are_shortened(tmp_path):
     text = f"{key[:1000]}: 1\n{key[:1000]}: 2\n"  # YAML's implicit keys are at most 1024 characters
     assert "duplicate key" in _one_line_error(lambda: load_arch(_write(tmp_path, text)))
     assert "not a section" in _one_line_error(lambda: load_arch(_write(tmp_path, TINY_ARCH), [f"{key}.x=1"]))
+
+
+@pytest.mark.parametrize("axis, values, expected", [
+    ("clock_hz", [float("inf")], "clock_hz: got inf"),
+    ("noc.flit_bits", [True], "noc.flit_bits: got True"),
+    ("barrier.base_cycles", [2**62], "barrier.base_cycles: got 4611686018427387904"),
+])
+def test_sweep_axes_get_the_same_checks(tmp_path, axis, values, expected):
+    """A sweep axis value is checked by the architecture's strict types before anything runs."""
+    from neurosim.sweep import load_sweep
+
+    _write(tmp_path, TINY_ARCH, "tiny.yaml")
+    spec = {"version": 1, "arch": "tiny.yaml", "axes": {"grid": {axis: values}}, "options": {"tokens": 4},
+            "traces": [{"synthetic": {"hidden_sizes": [8], "input_size": 4, "tokens": 4}}]}
+    assert expected in _one_line_error(lambda: load_sweep(spec, root=tmp_path))

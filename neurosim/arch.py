@@ -44,6 +44,7 @@ from neurosim.spec import (
     int_in,
     load_with_base,
     short_repr,
+    shown_path,
     validate,
 )
 
@@ -225,4 +226,4 @@ def arch_from_dict(data: dict, where: str = ""):
 def load_arch(path: str | Path, overrides: list[str] | dict | None = None):
     """Load an architecture YAML (with ``base:`` inheritance and ``key.path=value`` overrides)."""
     data = apply_overrides(load_with_base(path), overrides)
-    return arch_from_dict(data, where=f"{Path(path).name}: ")
+    return arch_from_dict(data, where=f"{shown_path(Path(path).name)}: ")

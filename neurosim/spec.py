@@ -226,45 +226,53 @@ _BOMS = (
 )
 
 
+def shown_path(path: str | Path, width: int = 100) -> str:
+    """A path for an error message: its last ``width`` characters (the file name stays whole)."""
+    text = str(path).replace("\n", "\\n")
+    return text if len(text) <= width else "..." + text[-(width - 3):]
+
+
 def read_text(path: str | Path) -> str:
     """The UTF-8 text of a spec file, or a :class:`SpecError` naming the file and what is wrong."""
     path = Path(path)
+    shown = shown_path(path)
     try:
         if not path.exists():
-            raise SpecError(f"{path}: no such file")
+            raise SpecError(f"{shown}: no such file")
         if path.is_dir():
-            raise SpecError(f"{path}: is a directory; allowed: a YAML file")
+            raise SpecError(f"{shown}: is a directory; allowed: a YAML file")
         if not path.is_file():
-            raise SpecError(f"{path}: not a regular file; allowed: a YAML file")
+            raise SpecError(f"{shown}: not a regular file; allowed: a YAML file")
         if path.stat().st_size > limits.MAX_SPEC_BYTES:
-            raise SpecError(f"{path}: {path.stat().st_size} bytes; allowed: <= {describe('MAX_SPEC_BYTES')} bytes")
+            raise SpecError(f"{shown}: {path.stat().st_size} bytes; allowed: <= {describe('MAX_SPEC_BYTES')} bytes")
         with path.open("rb") as fh:
             raw = fh.read(limits.MAX_SPEC_BYTES + 1)
     except OSError as exc:
-        raise SpecError(f"{path}: cannot read ({exc.strerror or exc})") from None
+        raise SpecError(f"{shown}: cannot read ({exc.strerror or exc})") from None
     if len(raw) > limits.MAX_SPEC_BYTES:
-        raise SpecError(f"{path}: more than {limits.MAX_SPEC_BYTES} bytes; allowed: <= {describe('MAX_SPEC_BYTES')}")
+        raise SpecError(f"{shown}: more than {limits.MAX_SPEC_BYTES} bytes; allowed: <= {describe('MAX_SPEC_BYTES')}")
     for bom, name in _BOMS:
         if raw.startswith(bom):
-            raise SpecError(f"{path}: encoded as {name}; allowed: UTF-8 text (re-save the file as UTF-8)")
+            raise SpecError(f"{shown}: encoded as {name}; allowed: UTF-8 text (re-save the file as UTF-8)")
     if b"\x00" in raw:
         offset = raw.index(b"\x00")
-        raise SpecError(f"{path}: NUL byte at offset {offset} (a binary file, or UTF-16 text); allowed: UTF-8 text")
+        raise SpecError(f"{shown}: NUL byte at offset {offset} (a binary file, or UTF-16 text); allowed: UTF-8 text")
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
-        raise SpecError(f"{path}: line {line}: byte 0x{raw[exc.start]:02x} is not UTF-8; allowed: UTF-8 text") from None
+        byte = raw[exc.start]
+        raise SpecError(f"{shown}: line {line}: byte 0x{byte:02x} is not UTF-8; allowed: UTF-8 text") from None
 
 
 def read_yaml(path: str | Path) -> dict:
     """A spec file's top-level mapping (see :func:`read_text` and :func:`parse_yaml` for the checks)."""
-    path = Path(path)
-    data = parse_yaml(read_text(path), where=f"{path}: ")
+    shown = shown_path(path)
+    data = parse_yaml(read_text(path), where=f"{shown}: ")
     if data is None:
-        raise SpecError(f"{path}: empty; allowed: a mapping of keys")
+        raise SpecError(f"{shown}: empty; allowed: a mapping of keys")
     if not isinstance(data, dict):
-        raise SpecError(f"{path}: top level is {type(data).__name__}, allowed: a mapping of keys")
+        raise SpecError(f"{shown}: top level is {type(data).__name__}, allowed: a mapping of keys")
     return data
 
 
@@ -289,21 +297,21 @@ def load_with_base(path: str | Path, _seen: tuple[Path, ...] = ()) -> dict:
     """
     path = Path(path).resolve() if _seen else Path(path)
     if path.resolve() in _seen:
-        chain = " -> ".join(p.name for p in (*_seen, path.resolve()))
-        raise SpecError(f"{_seen[-1].name}: base: circular inheritance {chain}; allowed: a chain that ends")
+        chain = short_text(" -> ".join(p.name for p in (*_seen, path.resolve())), 160)
+        raise SpecError(f"{shown_path(_seen[-1].name)}: base: circular inheritance {chain}; allowed: a chain that ends")
     data = read_yaml(path)
     base = data.pop("base", None)
     if base is None:
         return data
     if not isinstance(base, str) or not base.strip():
-        raise SpecError(f"{path.name}: base: got {short_repr(base)}; allowed: a path to another YAML spec")
+        raise SpecError(f"{shown_path(path.name)}: base: got {short_repr(base)}; allowed: a path to another YAML spec")
     base_path = (path.resolve().parent / base).resolve()
     try:
         parent = load_with_base(base_path, (*_seen, path.resolve()))
     except SpecError as exc:
-        if str(exc).startswith(f"{path.name}: base: "):  # already names this file's base
+        if str(exc).startswith(f"{shown_path(path.name)}: base: "):  # already names this file's base
             raise
-        raise SpecError(f"{path.name}: base: {base!r}: {exc}") from None
+        raise SpecError(f"{shown_path(path.name)}: base: {short_repr(base)}: {exc}") from None
     return deep_merge(parent, data)
 
 

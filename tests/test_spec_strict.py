@@ -338,3 +338,11 @@ def test_sweep_axes_get_the_same_checks(tmp_path, axis, values, expected):
     spec = {"version": 1, "arch": "tiny.yaml", "axes": {"grid": {axis: values}}, "options": {"tokens": 4},
             "traces": [{"synthetic": {"hidden_sizes": [8], "input_size": 4, "tokens": 4}}]}
     assert expected in _one_line_error(lambda: load_sweep(spec, root=tmp_path))
+
+
+def test_long_file_names_are_shortened(tmp_path):
+    """A very long path keeps its end (the file name) and the line stays short."""
+    deep = tmp_path / ("d" * 200)
+    deep.mkdir()
+    msg = _one_line_error(lambda: load_arch(deep / "missing.yaml"))
+    assert msg.startswith("...") and msg.endswith("/missing.yaml: no such file")

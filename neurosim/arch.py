@@ -176,7 +176,21 @@ class ChipArch(Frozen):
             raise ValueError(f"cores.synapse_overhead_cycles + 2*cores.neurons_per_core/cores.synops_per_cycle = "
                              f"{self.max_packet_cycles} cycles for one packet; "
                              f"allowed: <= {describe('MAX_EVENT_CYCLES')}")
+        if self.route_record_bits > limits.ROUTE_RECORD_BITS:
+            raise ValueError(f"a route record needs {self.route_record_bits} bits (a link id of 2*cores.count + "
+                             "4*noc.mesh_x*noc.mesh_y links, flits + the largest noc.*_latency_cycles, a core id); "
+                             f"allowed: <= {describe('ROUTE_RECORD_BITS')}")
         return self
+
+    @property
+    def route_record_bits(self) -> int:
+        """Bits of the engine's packed route record: link id, flits + link latency, destination core + 1."""
+        noc = self.noc
+        n_links = 2 * self.cores.count + 4 * self.n_routers
+        cost = self.noc.flits_per_packet + max(noc.hop_x_latency_cycles, noc.hop_y_latency_cycles,
+                                               noc.local_latency_cycles)
+        return (max(1, (n_links - 1).bit_length()) + max(1, cost.bit_length())
+                + max(1, self.cores.count.bit_length()))
 
     @property
     def max_packet_cycles(self) -> int:

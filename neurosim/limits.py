@@ -44,6 +44,7 @@ MAX_EVENT_CYCLES = 2**31  # cycles of one event: MAX_EVENTS_PER_STEP * MAX_EVENT
 MAX_LINK_LATENCY_CYCLES = 2**20  # a link's latency: the calendar ring spans it (int32 slots, small memory)
 MAX_RECORD_BITS = 2**16  # a bit width of one record: flit, packet header, payload, row header
 MAX_RECORD_BYTES = MAX_RECORD_BITS // 8  # a byte width of one record (axon entry, CSR index)
+ROUTE_RECORD_BITS = COUNTER_BITS  # link id, flits + latency and core id packed in one int64
 
 SPC_MAX_DENOMINATOR = 1_000_000  # the engine's Fraction(synops_per_cycle).limit_denominator
 MIN_SYNOPS_PER_CYCLE = 1 / SPC_MAX_DENOMINATOR

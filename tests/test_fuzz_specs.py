@@ -130,6 +130,7 @@ def assert_within_limits(arch) -> None:
         assert n.packet_header_bits + n.payload_bits >= 1 and 1 <= n.flits_per_packet <= 2 * limits.MAX_RECORD_BITS
         assert c.index_bits == 0 or 2**c.index_bits >= c.neurons_per_core
         assert arch.n_routers <= limits.MAX_ROUTERS and c.count <= limits.MAX_CORES
+        assert arch.route_record_bits <= limits.ROUTE_RECORD_BITS
         assert c.neurons_per_core * max(c.neuron_update_cycles_active, c.neuron_update_cycles_inactive) < 2**63
         assert limits.MIN_CLOCK_HZ <= arch.clock_hz <= limits.MAX_CLOCK_HZ
     else:

@@ -346,3 +346,28 @@ def test_long_file_names_are_shortened(tmp_path):
     deep.mkdir()
     msg = _one_line_error(lambda: load_arch(deep / "missing.yaml"))
     assert msg.startswith("...") and msg.endswith("/missing.yaml: no such file")
+
+
+def test_route_records_that_cannot_pack_are_refused(tmp_path):
+    """A chip whose link ids, latencies and core ids cannot share one int64 fails at validation, not at run time."""
+    spec = _write(tmp_path, TINY_ARCH)
+    big = ["noc.mesh_x=1024", "noc.mesh_y=1024", "cores.count=16777216", "cores.cores_per_router=16",
+           "noc.hop_x_latency_cycles=1048576"]
+    assert "allowed: <= ROUTE_RECORD_BITS = 63" in _one_line_error(lambda: load_arch(spec, big))
+
+
+def test_route_record_bits_bound_the_engine_packing():
+    """``ChipArch.route_record_bits`` is at least what the engine packs for the chip."""
+    from conftest import make_arch
+
+    from neurosim.engine import build_arrays
+    from neurosim.engine import kernels as K
+    from neurosim.mapping import map_network
+    from neurosim.network import build_network
+    from neurosim.trace import synthetic
+
+    arch = make_arch(noc__hop_y_latency_cycles=1000)
+    network = build_network(synthetic([20, 14], input_size=8, activity=0.3, weight_sparsity=0.5, tokens=4, seed=3))
+    arrays = build_arrays(network, map_network(network, arch, min_cores=4), arch)
+    engine_bits = int(arrays.params[K.P_DST_SHIFT]) + max(1, arch.cores.count.bit_length())
+    assert engine_bits <= arch.route_record_bits

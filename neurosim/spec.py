@@ -317,6 +317,8 @@ def load_with_base(path: str | Path, _seen: tuple[Path, ...] = ()) -> dict:
 
 def parse_override(text: str) -> tuple[list[str], Any]:
     """``"noc.hop_latency_cycles=3"`` -> (["noc", "hop_latency_cycles"], 3); the value is parsed as YAML."""
+    if not isinstance(text, str):
+        raise SpecError(f"--set {short_repr(text)}: allowed: a string key.path=value")
     if "=" not in text:
         raise SpecError(f"--set {short_repr(text)}: allowed form is key.path=value")
     key, _, raw = text.partition("=")
@@ -349,10 +351,14 @@ def apply_overrides(data: dict, overrides: list[str] | dict | None) -> dict:
     """Apply ``key.path=value`` strings (or a ``{"key.path": value}`` mapping)."""
     if not overrides:
         return data
+    if isinstance(overrides, str):
+        overrides = [overrides]
     items = overrides.items() if isinstance(overrides, dict) else (parse_override(o) for o in overrides)
     for parts, value in items:
         if isinstance(parts, str):
             parts = parts.split(".")
+        if not isinstance(parts, (list, tuple)) or not parts or not all(isinstance(p, str) and p for p in parts):
+            raise SpecError(f"override {short_repr(parts)}: allowed: a key path 'section.key' (a string)")
         data = set_path(data, list(parts), value)
     return data
 

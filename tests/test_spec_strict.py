@@ -371,3 +371,11 @@ def test_route_record_bits_bound_the_engine_packing():
     arrays = build_arrays(network, map_network(network, arch, min_cores=4), arch)
     engine_bits = int(arrays.params[K.P_DST_SHIFT]) + max(1, arch.cores.count.bit_length())
     assert engine_bits <= arch.route_record_bits
+
+
+def test_api_overrides_of_the_wrong_shape(tmp_path):
+    """Overrides from the API: a lone string works; a non-string key path is a SpecError."""
+    spec = _write(tmp_path, TINY_ARCH)
+    assert load_arch(spec, "noc.flit_bits=8").noc.flit_bits == 8
+    assert "allowed: a key path" in _one_line_error(lambda: load_arch(spec, {3: 1}))
+    assert "allowed: a string key.path=value" in _one_line_error(lambda: load_arch(spec, [("noc", "flit_bits")]))

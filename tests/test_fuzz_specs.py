@@ -13,7 +13,6 @@ from __future__ import annotations
 import copy
 import math
 import re
-import tempfile
 from pathlib import Path
 
 import pytest
@@ -30,7 +29,6 @@ from neurosim.trace import synthetic
 
 SPECS = sorted((Path(__file__).resolve().parents[1] / "arch_specs").glob("*.yaml"))
 BASES = {p.name: load_with_base(p) for p in SPECS}
-WORK = Path(tempfile.mkdtemp(prefix="nsfuzz"))
 
 SPECIAL_INTS = [0, 1, -1, 2**31 - 1, 2**31, 2**31 + 1, 2**53, 2**62, 2**63, 2**64, 10**30, -(2**63)]
 SPECIAL_FLOATS = [math.inf, -math.inf, math.nan, -1.5, 0.0, 1e-300, 1e-12, 1e-6, 1e300, 1.7976931348623157e308]
@@ -141,19 +139,25 @@ def assert_within_limits(arch) -> None:
             assert limits.MIN_FRACTION <= frac <= 1.0
 
 
-def _load(name: str, text: str):
-    path = WORK / name
+@pytest.fixture(scope="module")
+def work(tmp_path_factory) -> Path:
+    """One folder for the module's spec files (a module fixture: Hypothesis reruns examples in it)."""
+    return tmp_path_factory.mktemp("fuzz")
+
+
+def _load(work: Path, name: str, text: str):
+    path = work / name
     path.write_text(text)
     return load_arch(path)
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(mutated_specs())
-def test_mutated_spec_loads_within_limits_or_fails_in_one_line(case):
+def test_mutated_spec_loads_within_limits_or_fails_in_one_line(work, case):
     """A mutated shipped spec either loads within the limits or fails with one short line naming a mutated key."""
     name, text, keys, ops = case
     try:
-        arch = _load(name, text)
+        arch = _load(work, name, text)
     except SpecError as exc:
         msg = str(exc)
         assert "\n" not in msg and len(msg) <= 300, (ops, msg)
@@ -178,14 +182,14 @@ CYCLE_KEYS = ["barrier.base_cycles", "barrier.per_router_cycles", "cores.synapse
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.dictionaries(st.sampled_from(CYCLE_KEYS), st.one_of(st.sampled_from(SPECIAL_INTS + SPECIAL_FLOATS),
                                                              st.integers(0, 2**32)), min_size=1, max_size=4))
-def test_a_spec_that_loads_runs_to_a_checked_result(overrides):
+def test_a_spec_that_loads_runs_to_a_checked_result(work, overrides):
     """Extreme values that pass validation never overflow the engine: the run gives a finite, non-negative Result."""
     data = copy.deepcopy(TINY_ARCH)
     for key, value in overrides.items():
         section, _, leaf = key.rpartition(".")
         (data[section] if section else data)[leaf] = value
     try:
-        arch = _load("run.yaml", yaml.safe_dump(data))
+        arch = _load(work, "run.yaml", yaml.safe_dump(data))
     except SpecError as exc:
         assert "\n" not in str(exc)
         return

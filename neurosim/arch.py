@@ -51,8 +51,6 @@ from neurosim.spec import (
 ARCH_VERSION = 1
 
 # field types: strict finite numbers within the limits of neurosim.limits (named in the errors)
-PositiveInt = int_in(1)
-NonNegInt = int_in(0)
 CoreCount = int_in(1, le="MAX_CORES")
 MeshDim = int_in(1, le="MAX_ROUTERS")
 Compartments = int_in(1, le="MAX_NEURONS_PER_CORE")

@@ -67,7 +67,6 @@ from neurosim.trace import Trace, dense_macs_per_token
 
 # field types: strict finite numbers within the limits of neurosim.limits (named in the errors)
 PositiveInt = int_in(1)
-NonNegInt = int_in(0)
 RecordBytes = int_in(1, le="MAX_RECORD_BYTES")
 RecordBits = int_in(0, le="MAX_RECORD_BITS")
 MemoryBytes = int_in(0, le="MAX_MEMORY_BYTES")

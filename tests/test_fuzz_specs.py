@@ -4,8 +4,7 @@ Mutations of ``arch_specs/*.yaml`` (their ``base:`` resolved): deleted keys, val
 bools, strings, lists, mappings, None, huge or negative integers, inf, nan, tiny and huge floats,
 and duplicated keys. Either :func:`~neurosim.arch.load_arch` raises :class:`SpecError` with one
 short line naming a mutated key, or the spec loads and every value is within
-:mod:`neurosim.limits`; a loaded chip then runs on a tiny trace to a checked Result (or a
-one-line error).
+:mod:`neurosim.limits`; a loaded chip then runs on a tiny trace to a checked Result.
 """
 
 from __future__ import annotations

@@ -14,49 +14,79 @@ default below; see ``arch_specs/loihi_like.yaml`` for a full, cited one)::
     static_power_w: 0.02
 
 ``base: other.yaml`` inherits from another file; ``--set key.path=value``
-overrides a key. Unknown keys, wrong types and impossible values fail with
-the key path, the value and what is allowed.
+overrides a key. Unknown keys, wrong types (a bool or a quoted number where a
+number belongs), non-finite numbers and impossible values fail with the key
+path, the value and what is allowed. Cycle costs, widths and rates are capped
+at the limits of :mod:`neurosim.limits`, so that no engine counter can
+overflow; the error names the limit.
 """
 
 from __future__ import annotations
 
 import math
+from fractions import Fraction
 from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
-from neurosim.spec import Frozen, SpecError, apply_overrides, load_with_base, validate
+from neurosim import limits
+from neurosim.limits import describe
+from neurosim.spec import (
+    ClockHz,
+    EnergyPj,
+    Frozen,
+    PowerW,
+    SpecError,
+    Version,
+    apply_overrides,
+    float_in,
+    int_in,
+    load_with_base,
+    short_repr,
+    shown_path,
+    validate,
+)
 
 ARCH_VERSION = 1
 
-PositiveInt = Annotated[int, Field(ge=1)]
-NonNegInt = Annotated[int, Field(ge=0)]
-NonNegFloat = Annotated[float, Field(ge=0.0)]
-PositiveFloat = Annotated[float, Field(gt=0.0)]
+# field types: strict finite numbers within the limits of neurosim.limits (named in the errors)
+CoreCount = int_in(1, le="MAX_CORES")
+MeshDim = int_in(1, le="MAX_ROUTERS")
+Compartments = int_in(1, le="MAX_NEURONS_PER_CORE")
+MemoryBytes = int_in(1, le="MAX_MEMORY_BYTES")
+IndexBits = int_in(0, le="MAX_INDEX_BITS")
+WeightBits = int_in(1, le=64)
+StateBits = int_in(1, le=256)
+RecordBits = int_in(0, le="MAX_RECORD_BITS")
+RecordBytes = int_in(0, le="MAX_RECORD_BYTES")
+FlitBits = int_in(1, le="MAX_RECORD_BITS")
+EventCycles = int_in(0, le="MAX_EVENT_CYCLES")  # cycles of one event: a packet, an update, a barrier
+LinkCycles = int_in(0, le="MAX_LINK_LATENCY_CYCLES")
+SynopsPerCycle = float_in("MIN_SYNOPS_PER_CYCLE", le="MAX_SYNOPS_PER_CYCLE")
 
 
 class Cores(Frozen):
     """Compute cores: capacity, synapse memory format and processing rates."""
 
-    count: PositiveInt
-    cores_per_router: PositiveInt = 1
-    neurons_per_core: PositiveInt  # compartments; a unit with g gates takes g
-    synapse_memory_bytes: PositiveInt
+    count: CoreCount
+    cores_per_router: CoreCount = 1
+    neurons_per_core: Compartments  # compartments; a unit with g gates takes g
+    synapse_memory_bytes: MemoryBytes
     synapse_format: Literal["dense", "bitmap", "sparse"] = "sparse"
-    weight_bits: Annotated[int, Field(ge=1, le=64)]
-    index_bits: Annotated[int, Field(ge=0, le=32)] = 0  # 0: ceil(log2(neurons_per_core))
-    row_header_bits: NonNegInt = 32  # per presynaptic row stored on a core (pointer/length)
-    state_bits: Annotated[int, Field(ge=1, le=256)] = 16  # per compartment
-    synops_per_cycle: PositiveFloat = 1.0
-    synapse_overhead_cycles: NonNegInt = 0  # per received packet: the receive cost
-    neuron_update_cycles_active: NonNegInt = 1  # per compartment of a unit that fired
-    neuron_update_cycles_inactive: NonNegInt = 1  # ... that neither fired nor received input
-    neuron_update_cycles_received: NonNegInt | None = None  # ... that received input but did not fire (None: inactive)
-    send_cycles_per_message: NonNegInt = 0  # at the source core, per message sent; messages leave in order
-    spike_cycles: NonNegInt = 0  # at the source core, per spiking unit, before its messages (spike generation)
+    weight_bits: WeightBits
+    index_bits: IndexBits = 0  # 0: ceil(log2(neurons_per_core))
+    row_header_bits: RecordBits = 32  # per presynaptic row stored on a core (pointer/length)
+    state_bits: StateBits = 16  # per compartment
+    synops_per_cycle: SynopsPerCycle = 1.0
+    synapse_overhead_cycles: EventCycles = 0  # per received packet: the receive cost
+    neuron_update_cycles_active: EventCycles = 1  # per compartment of a unit that fired
+    neuron_update_cycles_inactive: EventCycles = 1  # ... that neither fired nor received input
+    neuron_update_cycles_received: EventCycles | None = None  # ... that received input but did not fire (None: inactive)
+    send_cycles_per_message: EventCycles = 0  # at the source core, per message sent; messages leave in order
+    spike_cycles: EventCycles = 0  # at the source core, per spiking unit, before its messages (spike generation)
     send_receive: Literal["separate", "shared"] = "separate"  # shared: one processor sends first, then receives
-    axon_entry_bytes: NonNegInt = 4  # routing-table entry read per packet sent
+    axon_entry_bytes: RecordBytes = 4  # routing-table entry read per packet sent
 
     @property
     def effective_index_bits(self) -> int:
@@ -73,15 +103,15 @@ class Cores(Frozen):
 class NoC(Frozen):
     """2-D mesh network-on-chip with dimension-order routing."""
 
-    mesh_x: PositiveInt
-    mesh_y: PositiveInt
+    mesh_x: MeshDim
+    mesh_y: MeshDim
     routing: Literal["xy", "yx"] = "xy"
-    flit_bits: PositiveInt  # link width: one flit per link per cycle
-    packet_header_bits: NonNegInt = 32
-    payload_bits: NonNegInt = 0  # 0 for binary spikes; value bits for graded events
-    hop_x_latency_cycles: NonNegInt = 1
-    hop_y_latency_cycles: NonNegInt = 1
-    local_latency_cycles: NonNegInt = 1  # injection and ejection between a core and its router
+    flit_bits: FlitBits  # link width: one flit per link per cycle
+    packet_header_bits: RecordBits = 32
+    payload_bits: RecordBits = 0  # 0 for binary spikes; value bits for graded events
+    hop_x_latency_cycles: LinkCycles = 1
+    hop_y_latency_cycles: LinkCycles = 1
+    local_latency_cycles: LinkCycles = 1  # injection and ejection between a core and its router
     multicast: Literal["source", "network"] = "source"
     # wormhole: a hop costs the head flit + latency and the body's flits are paid once, on the last link
     # (cut-through timing with unbounded buffers); store_and_forward: every hop costs all flits + latency
@@ -95,8 +125,8 @@ class NoC(Frozen):
 class BarrierStep(Frozen):
     """One row of a barrier table: up to ``routers`` routers in use, the barrier takes ``cycles``."""
 
-    routers: PositiveInt
-    cycles: NonNegInt
+    routers: CoreCount
+    cycles: EventCycles
 
 
 class Barrier(Frozen):
@@ -107,9 +137,9 @@ class Barrier(Frozen):
     routers than the last row is an error at run time).
     """
 
-    base_cycles: NonNegInt = 0
-    per_router_cycles: NonNegInt = 0
-    by_routers: tuple[BarrierStep, ...] | None = None
+    base_cycles: EventCycles = 0
+    per_router_cycles: EventCycles = 0
+    by_routers: Annotated[tuple[BarrierStep, ...], Field(strict=False)] | None = None  # a YAML list of rows
 
     @model_validator(mode="after")
     def _one_form(self) -> Barrier:
@@ -138,18 +168,18 @@ class Barrier(Frozen):
 class EnergyTable(Frozen):
     """Energy per action, picojoules."""
 
-    synop: NonNegFloat
-    synapse_read_per_byte: NonNegFloat = 0.0
-    neuron_update_active: NonNegFloat  # per compartment update of a unit that fired
-    neuron_update_inactive: NonNegFloat  # ... that neither fired nor received input
-    neuron_update_received: NonNegFloat | None = None  # ... that received input but did not fire (None: inactive)
-    spike_generation: NonNegFloat = 0.0  # per spiking unit (each spike a unit sends), at the source core
-    state_access_per_byte: NonNegFloat = 0.0
-    spike_out: NonNegFloat = 0.0  # per packet injected
-    axon_read_per_byte: NonNegFloat = 0.0
-    hop_x_per_flit: NonNegFloat = 0.0
-    hop_y_per_flit: NonNegFloat = 0.0
-    barrier: NonNegFloat = 0.0  # per barrier
+    synop: EnergyPj
+    synapse_read_per_byte: EnergyPj = 0.0
+    neuron_update_active: EnergyPj  # per compartment update of a unit that fired
+    neuron_update_inactive: EnergyPj  # ... that neither fired nor received input
+    neuron_update_received: EnergyPj | None = None  # ... that received input but did not fire (None: inactive)
+    spike_generation: EnergyPj = 0.0  # per spiking unit (each spike a unit sends), at the source core
+    state_access_per_byte: EnergyPj = 0.0
+    spike_out: EnergyPj = 0.0  # per packet injected
+    axon_read_per_byte: EnergyPj = 0.0
+    hop_x_per_flit: EnergyPj = 0.0
+    hop_y_per_flit: EnergyPj = 0.0
+    barrier: EnergyPj = 0.0  # per barrier
 
     @property
     def update_received(self) -> float:
@@ -159,16 +189,16 @@ class EnergyTable(Frozen):
 class ChipArch(Frozen):
     """A whole neuromorphic chip (or a board of chips treated as one mesh)."""
 
-    version: Literal[1]
+    version: Version
     kind: Literal["neuromorphic"] = "neuromorphic"
     name: str
     description: str = ""
-    clock_hz: PositiveFloat
+    clock_hz: ClockHz
     cores: Cores
     noc: NoC
     barrier: Barrier = Barrier()
     energy_pj: EnergyTable
-    static_power_w: NonNegFloat = 0.0
+    static_power_w: PowerW = 0.0
     pipeline: Literal["pipelined", "sequential"] = "pipelined"
 
     @model_validator(mode="after")
@@ -181,13 +211,59 @@ class ChipArch(Frozen):
             )
         return self
 
+    @model_validator(mode="after")
+    def _within_engine_limits(self) -> ChipArch:
+        """Joint limits of :mod:`neurosim.limits`: what one packet, barrier or index can cost or hold."""
+        cores, noc = self.cores, self.noc
+        if self.n_routers > limits.MAX_ROUTERS:
+            raise ValueError(f"noc.mesh_x*noc.mesh_y={self.n_routers}; allowed: <= {describe('MAX_ROUTERS')}")
+        if noc.packet_header_bits + noc.payload_bits < 1:
+            raise ValueError("noc.packet_header_bits + noc.payload_bits = 0: a packet of no bits; allowed: >= 1")
+        if cores.index_bits and cores.index_bits < math.ceil(math.log2(cores.neurons_per_core)):
+            need = math.ceil(math.log2(cores.neurons_per_core))
+            raise ValueError(f"cores.index_bits={cores.index_bits} cannot address cores.neurons_per_core="
+                             f"{cores.neurons_per_core}; allowed: 0 (automatic) or >= {need}")
+        if self.barrier_cycles > limits.MAX_EVENT_CYCLES:
+            raise ValueError(f"barrier.base_cycles + barrier.per_router_cycles * {self.n_routers} routers = "
+                             f"{self.barrier_cycles} cycles per timestep; allowed: <= {describe('MAX_EVENT_CYCLES')}")
+        if self.max_packet_cycles > limits.MAX_EVENT_CYCLES:
+            raise ValueError(f"cores.synapse_overhead_cycles + 2*cores.neurons_per_core/cores.synops_per_cycle = "
+                             f"{self.max_packet_cycles} cycles for one packet; "
+                             f"allowed: <= {describe('MAX_EVENT_CYCLES')}")
+        if self.route_record_bits > limits.ROUTE_RECORD_BITS:
+            raise ValueError(f"a route record needs {self.route_record_bits} bits (a link id of 2*cores.count + "
+                             "4*noc.mesh_x*noc.mesh_y links, flits + the largest noc.*_latency_cycles, a core id); "
+                             f"allowed: <= {describe('ROUTE_RECORD_BITS')}")
+        return self
+
+    @property
+    def route_record_bits(self) -> int:
+        """Bits of the engine's packed route record: link id, flits + link latency, destination core + 1."""
+        noc = self.noc
+        n_links = 2 * self.cores.count + 4 * self.n_routers
+        cost = self.noc.flits_per_packet + max(noc.hop_x_latency_cycles, noc.hop_y_latency_cycles,
+                                               noc.local_latency_cycles)
+        return (max(1, (n_links - 1).bit_length()) + max(1, cost.bit_length())
+                + max(1, self.cores.count.bit_length()))
+
+    @property
+    def max_packet_cycles(self) -> int:
+        """Cycles of the costliest packet a core can receive: its synapse rows reach every compartment of
+        the core in both projections (feed-forward and recurrent), as the engine rounds them."""
+        spc = Fraction(self.cores.synops_per_cycle).limit_denominator(limits.SPC_MAX_DENOMINATOR)
+        work = 2 * self.cores.neurons_per_core
+        return self.cores.synapse_overhead_cycles + -(-(work * spc.denominator) // spc.numerator)
+
     @property
     def n_routers(self) -> int:
         return self.noc.mesh_x * self.noc.mesh_y
 
     @property
     def barrier_cycles(self) -> int:
-        """Barrier cycles with every router in use."""
+        """Barrier cycles with every router in use (a table's last row when it covers fewer)."""
+        table = self.barrier.by_routers
+        if table is not None and table[-1].routers < self.n_routers:
+            return max(row.cycles for row in table)
         return self.barrier_cycles_for(self.n_routers)
 
     def barrier_cycles_for(self, routers: int) -> int:
@@ -201,21 +277,26 @@ class ChipArch(Frozen):
 
 def _check_version(data: dict, where: str) -> None:
     version = data.get("version")
-    if version != ARCH_VERSION:
-        raise SpecError(f"{where}version: got {version!r}; allowed: {ARCH_VERSION}")
+    if type(version) is not int or version != ARCH_VERSION:  # True == 1, but a bool is not a version
+        raise SpecError(f"{where}version: got {short_repr(version)}; allowed: {ARCH_VERSION}")
 
 
 def arch_from_dict(data: dict, where: str = ""):
     """Validate a spec mapping into a :class:`ChipArch` or a GPU spec (``kind: gpu``)."""
+    from neurosim.gpu import GpuArch
+
     _check_version(data, where)
     kind = data.get("kind", "neuromorphic")
+    if "kind" not in data:
+        gpu_keys = sorted(set(data) & set(GpuArch.model_fields) - set(ChipArch.model_fields))
+        if gpu_keys:
+            raise SpecError(f"{where}kind: missing, but {gpu_keys[:4]} are keys of a GPU spec; "
+                            "allowed: 'neuromorphic' (the default) or 'gpu'")
     if kind == "neuromorphic":
         return validate(ChipArch, data, where)
     if kind == "gpu":
-        from neurosim.gpu import GpuArch
-
         return validate(GpuArch, data, where)
-    raise SpecError(f"{where}kind: got {kind!r}; allowed: ['neuromorphic', 'gpu']")
+    raise SpecError(f"{where}kind: got {short_repr(kind)}; allowed: ['neuromorphic', 'gpu']")
 
 
 def load_arch(path: str | Path, overrides: list[str] | dict | None = None):
@@ -227,4 +308,4 @@ def load_arch(path: str | Path, overrides: list[str] | dict | None = None):
 
     path = resolve_arch(path, SpecError)
     data = apply_overrides(load_with_base(path), overrides)
-    return arch_from_dict(data, where=f"{Path(path).name}: ")
+    return arch_from_dict(data, where=f"{shown_path(Path(path).name)}: ")

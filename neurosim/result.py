@@ -1,14 +1,40 @@
 """The result of one simulation (event engine or GPU model): one typed record.
 
-Writers serialise this object; nothing parses text back.
+Writers serialise this object; nothing parses text back. A Result checks
+itself when it is made: no figure can be NaN, infinite or negative.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+import math
+from dataclasses import asdict, dataclass, field, fields
+from numbers import Number
 
 import pandas as pd
+
+
+class ResultError(ValueError):
+    """A figure of a :class:`Result` is NaN, infinite or negative; the message names the figure."""
+
+
+def _bad_numbers(value, name: str, signed: bool):
+    """``(path, value)`` of every number under ``value`` that is not finite (or negative, unless ``signed``)."""
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            yield from _bad_numbers(inner, f"{name}.{key}", signed)
+    elif isinstance(value, (list, tuple)):
+        for i, inner in enumerate(value):
+            yield from _bad_numbers(inner, f"{name}[{i}]", signed)
+    elif isinstance(value, Number) or hasattr(value, "dtype"):
+        try:
+            x = float(value)
+        except (TypeError, ValueError):
+            return
+        if not math.isfinite(x) or (not signed and x < 0):
+            yield name, value
 
 
 @dataclass(frozen=True)
@@ -40,9 +66,24 @@ class Result:
     meta: dict = field(default_factory=dict)
     intervals: dict[str, list[float]] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        """Refuse NaN, inf and negative figures (``meta`` may hold signed values, never NaN or inf)."""
+        if isinstance(self.tokens, bool) or not isinstance(self.tokens, int) or self.tokens < 1:
+            raise ResultError(f"result figure tokens: got {self.tokens!r}; allowed: an integer >= 1")
+        for f in fields(self):
+            if f.name in ("arch", "trace", "backend"):
+                continue
+            for name, value in _bad_numbers(getattr(self, f.name), f.name, signed=f.name == "meta"):
+                allowed = "a finite number" if f.name == "meta" else "a finite number >= 0"
+                raise ResultError(f"{self.arch} on {self.trace}: result figure {name}: got {value!r}; allowed: "
+                                  f"{allowed} (a spec value too large or too small for this trace, or an engine bug)")
+        if not (self.time_s_per_token > 0 and math.isfinite(1.0 / self.time_s_per_token)):
+            raise ResultError(f"{self.arch} on {self.trace}: result figure time_s_per_token: got "
+                              f"{self.time_s_per_token!r}; allowed: > 0 (a run that takes no time has no throughput)")
+
     @property
     def tokens_per_s(self) -> float:
-        return 1.0 / self.time_s_per_token if self.time_s_per_token > 0 else float("inf")
+        return 1.0 / self.time_s_per_token
 
     @property
     def static_energy_pj_per_token(self) -> float:

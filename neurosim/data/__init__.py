@@ -59,7 +59,10 @@ def _resolve(value, shipped, names: list[str], what: str, error: type) -> Path:
     found = shipped(value)
     if found is not None:
         return found
-    raise error(f"{what} {value}: no such file, nor a shipped {what} name; shipped: {', '.join(names)}")
+    if path.suffix or len(path.parts) > 1:  # a path, not a name: the loader says "no such file"
+        return path
+    shown = str(value) if len(str(value)) <= 100 else str(value)[:48] + "..." + str(value)[-48:]
+    raise error(f"{what} {shown}: no such file, nor a shipped {what} name; shipped: {', '.join(names)}")
 
 
 def resolve_arch(value: str | os.PathLike, error: type[Exception] = FileNotFoundError) -> Path:

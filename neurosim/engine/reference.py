@@ -4,7 +4,7 @@ It shares no code with the Numba kernel but the storage-format formula
 (:func:`neurosim.mapping.row_bits`): synapse tables, routes, multicast trees,
 contention and phases are written again here in plain Python, one SimPy
 process per link traversal. Tests require that it and
-:func:`neurosim.engine.kernels.simulate_steps` agree exactly on every cycle
+:func:`neurosim.engine.steps.simulate_steps` agree exactly on every cycle
 and counter. Use it on small cases only: it is thousands of times slower.
 """
 

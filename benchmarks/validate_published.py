@@ -148,7 +148,7 @@ def run_case(case: Case, tokens: int, backend: str, chip_overrides: tuple[str, .
 
     trace = build_trace(case, tokens)
     t0 = time.perf_counter()
-    chip = neurosim.run(ROOT / case.chip_spec, trace if chip_trace is None else chip_trace, backend=backend,
+    chip = neurosim.run(ROOT / case.chip_spec, trace if chip_trace is None else chip_trace, engine=backend,
                         overrides=list(chip_overrides))
     chip_s = time.perf_counter() - t0
     gpu_arch = load_arch(ROOT / case.gpu_spec, list(gpu_overrides))

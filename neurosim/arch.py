@@ -180,6 +180,9 @@ class EnergyTable(Frozen):
     hop_x_per_flit: EnergyPj = 0.0
     hop_y_per_flit: EnergyPj = 0.0
     barrier: EnergyPj = 0.0  # per barrier
+    # per busy core cycle (sends, synapse work, updates): the active energy of a software core, whose
+    # per-event energies are then inside it; 0 for fixed-function cores costed per action
+    core_busy_cycle: EnergyPj = 0.0
 
     @property
     def update_received(self) -> float:

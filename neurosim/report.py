@@ -76,8 +76,11 @@ def format_table(result: Result) -> str:
         lines.append(f"    {level:<16} {b:>14,.1f} B")
     lines.append("  energy per token by component:")
     total = r.energy_pj_per_token or 1.0
-    for comp, e in sorted(r.energy_breakdown_pj_per_token.items(), key=lambda kv: -kv[1]):
+    shown = {comp: e for comp, e in r.energy_breakdown_pj_per_token.items() if e > 0}
+    for comp, e in sorted(shown.items(), key=lambda kv: -kv[1]):
         lines.append(f"    {comp:<16} {e:>14,.1f} pJ  {100 * e / total:5.1f}%")
+    if len(shown) < len(r.energy_breakdown_pj_per_token):
+        lines.append(f"    (zero: {', '.join(c for c in r.energy_breakdown_pj_per_token if c not in shown)})")
     u = r.core_utilization
     lines.append(f"  core utilization min/mean/max: {u['min']:.3f} / {u['mean']:.3f} / {u['max']:.3f}")
     return "\n".join(lines)

@@ -19,6 +19,7 @@ COMPONENTS = (
     "synapse",
     "synapse_memory",
     "neuron_update",
+    "core_active",
     "neuron_state",
     "spike_out",
     "axon_table",
@@ -56,6 +57,7 @@ def energy_breakdown_pj(counts: dict, arch: ChipArch) -> dict[str, float]:
         "neuron_update": counts["updates_active"] * e.neuron_update_active
         + counts.get("updates_received", 0) * e.update_received
         + counts["updates_inactive"] * e.neuron_update_inactive,
+        "core_active": counts.get("core_busy_cycles", 0) * e.core_busy_cycle,
         "neuron_state": mem["neuron_state"] * e.state_access_per_byte,
         "spike_out": counts["packets_injected"] * e.spike_out,
         "axon_table": mem["axon_table"] * e.axon_read_per_byte,

@@ -234,8 +234,10 @@ def simulate(
         counters, step_cycles, busy = simulate_reference(trace, network, mapping, arch, token_begin, token_end)
     elapsed = time.perf_counter() - t0
     skip = WAIT_COUNTERS if backend == "bound" else ()
+    counts = {name: int(counters[i]) for i, name in enumerate(K.COUNTER_NAMES) if name not in skip}
+    counts["core_busy_cycles"] = int(np.asarray(busy, dtype=np.int64).sum())  # summed over cores (busy energy)
     return EngineRun(
-        counts={name: int(counters[i]) for i, name in enumerate(K.COUNTER_NAMES) if name not in skip},
+        counts=counts,
         step_cycles=np.asarray(step_cycles, dtype=np.int64),
         core_busy_cycles=np.asarray(busy, dtype=np.int64),
         token_begin=token_begin,

@@ -565,3 +565,21 @@ def test_inside_a_run_agrees_and_adds_up(multicast, pipeline, fmt, policy):
     assert fast.layer_counts[:, layout.LC_SYNOPS].sum() == fast.counts["synops"]
     assert fast.layer_counts[-1, layout.LC_SYNOPS] > 0  # the readout's synapses
     assert fast.counts["core_busy_cycles"] == fast.core_busy_cycles.sum()
+
+
+def test_a_run_that_would_overflow_int64_is_refused():
+    """The spec limits keep one step below 2**62; a run total beyond 2**62 (in the kernel or when chunks are
+    added) is a one-line error instead of a wrapped, negative figure."""
+    from neurosim.engine import KernelOutput, _add_part
+    from neurosim.engine import layout as L
+    from neurosim.engine.steps import close_step
+
+    counters = np.zeros(L.N_COUNTERS, dtype=np.int64)
+    counters[L.TOTAL_CYCLES] = 2**62 - 5
+    with pytest.raises(ValueError, match="exceed 2\\*\\*62"):
+        close_step(counters, 3, 2, 1)
+    assert close_step(counters, 3, 1, 1) == 5 and counters[L.TOTAL_CYCLES] == 2**62
+    part = KernelOutput(counters.copy(), np.zeros(1, np.int64), np.zeros(2, np.int64),
+                        np.zeros((1, L.N_COUNTERS), np.int64), np.zeros(3, np.int64), np.zeros((1, 5), np.int64))
+    with pytest.raises(EngineError, match="exceed 2\\*\\*62"):
+        _add_part(part, part)

@@ -197,6 +197,8 @@ def _add_part(total: KernelOutput | None, part: tuple) -> KernelOutput:
     part = KernelOutput(*part)
     if total is None:
         return part
+    if int(total.counters.max()) > 2**62 - int(part.counters.max()):  # int64 sums wrap silently
+        raise EngineError("engine: the run's counters would exceed 2**62; simulate fewer tokens per run")
     return KernelOutput(
         counters=total.counters + part.counters,
         step_cycles=np.concatenate([total.step_cycles, part.step_cycles]),

@@ -194,14 +194,21 @@ def finish_sends(send_free, core_busy, counters, phase_end):
     return phase_end
 
 
+#: a run's cycle total may grow to this; a step (at most 2**62 by the spec limits) then still fits in int64
+RUN_CYCLES_LIMIT = 2**62
+
+
 @njit(cache=True, inline="always")
 def close_step(counters, phase_end, barrier, update_end):
-    """Count a step's phases (spike, barrier, update) and return its cycles."""
+    """Count a step's phases (spike, barrier, update) and return its cycles; refuse a total int64 cannot hold."""
+    step = phase_end + barrier + update_end
+    if step < 0 or counters[TOTAL_CYCLES] > RUN_CYCLES_LIMIT - step:
+        raise ValueError("engine: the run's cycle count would exceed 2**62; simulate fewer tokens per run "
+                            "(chunks add up outside the kernel) or lower the spec's cycle costs")
     counters[BARRIERS] += 1
     counters[SPIKE_PHASE_CYCLES] += phase_end
     counters[BARRIER_CYCLES] += barrier
     counters[UPDATE_PHASE_CYCLES] += update_end
-    step = phase_end + barrier + update_end
     counters[TOTAL_CYCLES] += step
     return step
 

@@ -48,6 +48,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed that draws the sampled or checked windows")
     p.add_argument("--check", type=int, metavar="K",
                    help="with --engine bound: replay K windows (--window tokens) exactly and report the bound's gap")
+    p.add_argument("--readout", choices=("chip", "none"), default="chip",
+                   help="chip (default): simulate the decoder on the chip, fed by the last layer's events (and "
+                        "model it on a GPU); none: the recurrent layers only")
+    p.add_argument("--input", dest="input_encoding", choices=("embedding", "token", "events"), default=None,
+                   help="what layer 0 receives: embedding (every input unit, every step), token (one event per "
+                        "token into the embedding folded into layer 0's weights), events (the trace's recorded "
+                        "input events); default: events when the trace has them, else embedding")
     p.add_argument("--batch", type=int, default=1, help="batch size (GPU specs only)")
     p.add_argument("--precision", help="GPU precision, overrides the spec's default")
     p.add_argument("--weight-format", dest="weight_format", help="GPU weight format (dense, csr, 2:4)")
@@ -77,6 +84,8 @@ def run(args: argparse.Namespace) -> int:
         progress=not args.quiet,
         threads=args.threads if args.threads is not None else usable_cores(),
         stream=args.stream,
+        readout=args.readout,
+        input_encoding=args.input_encoding,
         **gpu_options,
     )
     if args.out:  # --format table (the default) lets the file's suffix choose

@@ -443,7 +443,8 @@ def _assemble(rec: _Recording, inputs, model, tokens, readout, input_events, val
     return trace_from_arrays(events, [l.w_in for l in layers], [l.w_rec for l in layers], gates=gates.pop(),
                              model=model, values=vals, readout_mask=readout_mask, tokens=tokens,
                              input_events=in_ev, vocab_size=vocab, source=source, name=name,
-                             dataset=meta.pop("dataset", "custom"), split=meta.pop("split", "none"), meta=meta)
+                             dataset=meta.pop("dataset", "custom"), split=meta.pop("split", "none"),
+                             meta={"graded_events": [layer.kind != "rsnn" for layer in layers], **meta})
 
 
 __all__ = ["record"]

@@ -82,7 +82,7 @@ def test_nir_errors_name_the_node():
     graph.nodes["extra"] = nir.Linear(weight=np.ones((2, 2)))
     graph.edges.append(("lif0", "extra"))
     graph.edges.append(("extra", "li"))
-    with pytest.raises(TraceError, match=r"population li: fed by \[.extra., .sub1.lif.\]"):
+    with pytest.raises(TraceError, match=r"lif0 feeds \['li', 'sub1.lif'\]; a trace is a chain"):
         trace_from_nir(graph, {"lif0": np.zeros((3, 5)), "sub1.lif": np.zeros((3, 4))})
 
 

@@ -213,3 +213,19 @@ def test_record_snntorch_rsnn_steps():
     np.testing.assert_array_equal(trace.layers[0].w_rec_mask, (net.lif1.recurrent.weight != 0).numpy().T)
     assert trace.readout_w_mask.shape == (8, 3)
     json.dumps(trace.meta)
+
+
+def test_byom_gru_example_reaches_a_report(tmp_path, capsys):
+    """examples/byom_gru.py writes a trace of a pruned GRU that `neurosim run` reports on (the docs/byom.md path)."""
+    import runpy
+    from pathlib import Path
+
+    from neurosim.cli import main
+
+    example = Path(__file__).parent.parent / "examples" / "byom_gru.py"
+    out = tmp_path / "my.npz"
+    assert runpy.run_path(str(example), run_name="example")["main"](["--out", str(out), "--tokens", "16"]) == 0
+    assert "weight sparsity 0.800" in capsys.readouterr().out
+    assert main(["run", "--arch", "loihi_like", "--trace", str(out), "--quiet"]) == 0
+    report = capsys.readouterr().out
+    assert "model gru [64, 64] gates=3" in report and "readout chip (200 units)" in report

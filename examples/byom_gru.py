@@ -15,7 +15,7 @@ from __future__ import annotations
 import argparse
 
 import torch
-import torch.nn.utils.prune as prune
+from torch.nn.utils import prune
 
 import neurosim
 from neurosim.trace import summary

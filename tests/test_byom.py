@@ -20,7 +20,7 @@ def _arrays(seed=0, T=10, sizes=(16, 4), n_in=8, gates=3):
         w_in.append(rng.random((prev, gates * H)) < 0.5)
         w_rec.append(rng.random((H, gates * H)) < 0.5)
         prev = H
-    return dict(events=events, w_in_masks=w_in, w_rec_masks=w_rec, gates=gates)
+    return {"events": events, "w_in_masks": w_in, "w_rec_masks": w_rec, "gates": gates}
 
 
 def test_from_arrays_round_trips_through_a_file(tmp_path):
@@ -51,8 +51,8 @@ def test_from_arrays_round_trips_through_a_file(tmp_path):
         (lambda a: a["events"].__setitem__(0, a["events"][0] * 0.5), "pass `activations != 0` as events"),
         (lambda a: a.update(gates=4), "layer 0 w_in_mask: shape (8, 48); expected (input_size=8, gates*H_0=64)"),
         (lambda a: a.update(model="lstm"), "gates: is 3 for model 'lstm'"),
-        (lambda a: a.update(input_events=np.ones((8, 10), bool)), "input_events: shape (8, 10); expected (T=10, "
-                                                                   "input_size=8): did you pass [input_size, T]?"),
+        (lambda a: a.update(input_events=np.ones((8, 10), bool)), ("input_events: shape (8, 10); expected (T=10, "
+                                                                    "input_size=8): did you pass [input_size, T]?")),
         (lambda a: a.update(readout_mask=np.ones((5, 4), bool)), "readout_w_mask: shape (5, 4); expected (H_last=4"),
         (lambda a: a.update(tokens=np.arange(9)), "tokens: 9 ids; expected T=10"),
     ],
@@ -130,7 +130,7 @@ def test_record_torch_rnn_masks_and_events(cls, gates):
 
 def test_record_pruned_gru_with_decoder():
     """A GRU pruned by torch.nn.utils.prune inside a model: pruned weights absent, the decoder the readout."""
-    import torch.nn.utils.prune as prune
+    from torch.nn.utils import prune
 
     class Model(torch.nn.Module):
         def __init__(self):

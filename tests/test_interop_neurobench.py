@@ -30,8 +30,8 @@ def test_metrics_of_a_synthetic_trace_follow_the_definitions():
 def test_input_events_make_input_ops_accumulates():
     """Recorded input spikes: layer 0's input ops are ACs of the active inputs only."""
     rng = np.random.default_rng(0)
-    a = dict(events=[rng.random((8, 5)) < 0.4], w_in_masks=[rng.random((4, 5)) < 0.5],
-             w_rec_masks=[rng.random((5, 5)) < 0.5], gates=1)
+    a = {"events": [rng.random((8, 5)) < 0.4], "w_in_masks": [rng.random((4, 5)) < 0.5],
+         "w_rec_masks": [rng.random((5, 5)) < 0.5], "gates": 1}
     inp = rng.random((8, 4)) < 0.25
     ops = synaptic_operations(Trace.from_arrays(**a, input_events=inp))
     assert ops["Effective_MACs"] == 0

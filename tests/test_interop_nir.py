@@ -9,8 +9,8 @@ import pytest
 
 nir = pytest.importorskip("nir")
 
-from neurosim.interop.nir import trace_from_nir  # noqa: E402
-from neurosim.trace import TraceError, load_trace  # noqa: E402
+from neurosim.interop.nir import trace_from_nir
+from neurosim.trace import TraceError, load_trace
 
 
 def _lif(n):

@@ -74,8 +74,8 @@ class _Layer:
 class _Recording:
     """The hooks of one :func:`record` call and what they saw."""
 
-    def __init__(self, module, spiking: tuple, readout):
-        import torch.nn as nn
+    def __init__(self, module, spiking: tuple):
+        from torch import nn
 
         self.calls = 0
         self.layers: list[_Layer] = []
@@ -166,7 +166,7 @@ class _Recording:
         self.handles.append(m.register_forward_hook(hook, with_kwargs=True))
 
     def _hook_cell(self, m, where: str) -> None:
-        import torch.nn as nn
+        from torch import nn
 
         kind = "lstm" if isinstance(m, nn.LSTMCell) else "gru" if isinstance(m, nn.GRUCell) else "rnn"
         layer = _Layer(where, {"lstm": 4, "gru": 3, "rnn": 1}[kind], kind)
@@ -359,7 +359,7 @@ def record(
         raise TraceError(f"record: readout is {readout!r}; allowed: 'auto', None or an nn.Linear")
     if input_events not in ("auto", True, False):
         raise TraceError(f"record: input_events is {input_events!r}; allowed: 'auto', True, False")
-    rec = _Recording(module, tuple(spiking), readout)
+    rec = _Recording(module, tuple(spiking))
     was_training = module.training
     module.eval()
     try:

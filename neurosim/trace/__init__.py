@@ -7,6 +7,7 @@
 - :mod:`~neurosim.trace.synthetic`: :func:`synthetic` random traces.
 """
 
+from neurosim.trace.arrays import check_trace, trace_from_arrays
 from neurosim.trace.format import (
     GATES_BY_MODEL,
     META_KEYS,
@@ -20,7 +21,6 @@ from neurosim.trace.format import (
     read_meta,
     save_trace,
 )
-from neurosim.trace.arrays import check_trace, trace_from_arrays
 from neurosim.trace.stats import dense_macs_per_token, summary, synops_per_step
 from neurosim.trace.stream import EventStream
 from neurosim.trace.synthetic import synthetic

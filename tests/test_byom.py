@@ -80,6 +80,29 @@ def test_save_refuses_what_load_would_refuse(tmp_path):
         assert not (tmp_path / "bad.npz").exists()
 
 
+@pytest.mark.parametrize("seed", range(6))
+def test_random_traces_from_arrays_round_trip(tmp_path, seed):
+    """Traces of random sizes, gates and optional members save and load back equal."""
+    rng = np.random.default_rng(seed)
+    gates, T, n_in = int(rng.integers(1, 5)), int(rng.integers(1, 20)), int(rng.integers(1, 12))
+    a = _arrays(seed, T=T, sizes=tuple(int(h) for h in rng.integers(1, 20, size=rng.integers(1, 4))), n_in=n_in,
+                gates=gates)
+    H_last = a["events"][-1].shape[1]
+    opt = {"input_events": rng.random((T, n_in)) < 0.3 if seed % 2 else None,
+           "readout_mask": rng.random((H_last, 9)) < 0.5 if seed % 3 else None,
+           "values": [rng.standard_normal(int(e.sum())) if seed % 2 else None for e in a["events"]]}
+    trace = Trace.from_arrays(**a, **opt, model=f"m{seed}")
+    back = load_trace(save_trace(trace, tmp_path / "t.npz"))
+    assert back.meta == trace.meta
+    for name in ("input_events", "readout_w_mask"):
+        x, y = getattr(back, name), getattr(trace, name)
+        assert (x is None and y is None) or np.array_equal(x, y)
+    for x, y in zip(back.layers, trace.layers):
+        for f in ("events", "w_in_mask", "w_rec_mask", "values"):
+            u, v = getattr(x, f), getattr(y, f)
+            assert (u is None and v is None) or np.array_equal(u, v)
+
+
 def test_synops_count_only_active_inputs():
     """With input events, layer 0's input synops are the fan-outs of the inputs with an event at t."""
     a = _arrays()
@@ -183,6 +206,24 @@ def test_record_own_egru_language_model():
     np.testing.assert_array_equal(trace.tokens, tokens[:, 0].numpy())
     np.testing.assert_array_equal(trace.layers[0].events, events[0][:, 0].numpy() > 0)
     assert trace.input_events is None  # a dense embedding
+
+
+def test_record_lstm_batch_first_with_initial_state():
+    """A batch-first nn.LSTM given (h0, c0): its layers are replayed from that state (events from h != 0)."""
+    torch.manual_seed(2)
+    m = torch.nn.LSTM(3, 5, num_layers=2, batch_first=True)
+    h0, c0 = torch.randn(2, 1, 5), torch.randn(2, 1, 5)
+    trace = neurosim.record(m, (torch.randn(1, 7, 3), (h0, c0)))
+    assert trace.hidden_sizes == [5, 5] and trace.n_tokens == 7 and trace.gates == 4
+
+
+def test_record_own_lstm_language_model():
+    """neurosim's LSTM language model records with gates 4 and model name lstm."""
+    from neurosim.models.lm import LanguageModel, ModelConfig
+
+    lm = LanguageModel(ModelConfig(model="lstm", vocab_size=20, emb_size=6, hidden_sizes=(8,), tie_weights=False))
+    trace = neurosim.record(lm, torch.randint(0, 20, (10, 1)))
+    assert (trace.meta["model"], trace.gates, trace.readout_w_mask.shape) == ("lstm", 4, (8, 20))
 
 
 def test_record_refuses_a_batch():

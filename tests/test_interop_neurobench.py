@@ -102,3 +102,13 @@ def test_same_as_the_neurobench_package():
     assert ours["ActivationSparsity"] == pytest.approx(nb["ActivationSparsity"])
     assert round(ours["ConnectionSparsity"], 4) == nb["ConnectionSparsity"]
     assert ours["Footprint"] == 4 * weights == nb["Footprint"] - others
+
+
+def test_cli_neurobench_out_file(tmp_path):
+    """`--format neurobench --out FILE` writes the metrics as JSON."""
+    from neurosim.cli import main
+
+    out = tmp_path / "nb.json"
+    assert main(["run", "--arch", "loihi_like", "--trace", "ptb_egru90", "--tokens", "3", "--format", "neurobench",
+                 "--out", str(out), "--quiet"]) == 0
+    assert json.loads(out.read_text())["neurosim"]["tokens"] == 3

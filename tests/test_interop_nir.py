@@ -134,3 +134,19 @@ def test_snntorch_export_to_trace_cli(tmp_path):
     np.testing.assert_array_equal(trace.readout_w_mask, recorded.layers[1].w_in_mask)
     np.testing.assert_array_equal(trace.input_events, recorded.input_events)
     assert neurosim.run("loihi_like", trace).synaptic_ops_per_token > 0
+
+
+def test_from_nir_cli_errors_are_one_line(tmp_path, capsys):
+    """`neurosim trace from-nir` with a missing file or a bad graph ends in one error line, status 2."""
+    from neurosim.cli import main
+
+    assert main(["trace", "from-nir", str(tmp_path / "no.nir"), "--spikes", "x.npz", "--out", "t.npz"]) == 2
+    assert "graph: " in capsys.readouterr().err
+    graph, _ = _graph(np.random.default_rng(2))
+    nir.write(tmp_path / "g.nir", graph)
+    np.savez(tmp_path / "s.npz", lif0=np.zeros((4, 5)))
+    assert main(["trace", "from-nir", str(tmp_path / "g.nir"), "--spikes", str(tmp_path / "s.npz"), "--out",
+                 str(tmp_path / "t.npz")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("neurosim: error: spikes: no entry for the populations ['sub1.lif']") and err.count("\n") == 1
+    assert not (tmp_path / "t.npz").exists()

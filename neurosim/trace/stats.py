@@ -57,6 +57,8 @@ def summary(trace: Trace) -> dict:
         "weight_sparsity": trace.measured_weight_sparsity(),
         "activity_per_layer": [float(a) for a in activity],
         "activity_sparsity": 1.0 - mean_activity,
+        "input": "dense" if trace.input_events is None else "events",
+        "input_activity": 1.0 if trace.input_events is None else float(trace.input_events.mean()),
         "dense_macs_per_token": dense,
         "synaptic_ops_per_token": float(synops.sum() / trace.n_tokens),
         "synaptic_ops_per_token_by_layer": [float(x) for x in synops.mean(axis=1)],

@@ -81,7 +81,7 @@ class _Recording:
         self.layers: list[_Layer] = []
         self.handles = []
         self.linear_calls: list[tuple[int, object]] = []  # (order, nn.Linear) of linears outside the layers
-        self.produced: dict[int, object] = {}  # id(output tensor) -> the nn.Linear that produced it
+        self.latest: dict[int, tuple] = {}  # id(linear) -> (linear, its latest output)
         self.last_input: dict[int, object] = {}  # id(linear) -> its latest input
         self.spiking_inputs: set[int] = set()  # ids of linears feeding a spiking layer
         self.embedding = None
@@ -206,7 +206,7 @@ class _Recording:
         def pre(mod, args):
             if not args:
                 raise TraceError(f"record: {where} was called without an input current")
-            linear = self.produced.get(id(args[0]))
+            linear = next((lin for lin, out in self.latest.values() if out is args[0]), None)
             if linear is None:
                 raise TraceError(f"record: {where}'s input does not come straight from an nn.Linear; its input "
                                  "weights are unknown (apply the Linear right before the spiking layer)")
@@ -233,7 +233,7 @@ class _Recording:
 
     def _hook_linear(self, m) -> None:
         def hook(mod, args, output):
-            self.produced[id(output)] = mod
+            self.latest[id(mod)] = (mod, output)
             self.last_input[id(mod)] = args[0]
             self.linear_calls.append((self.tick(), mod))
 

@@ -24,7 +24,8 @@ SUBCOMMANDS = (
     ("sweep", sweep, "design-space exploration over architecture keys and traces"),
     ("plot", plot, "plot sweep results"),
 )
-EXTRAS = {"torch": "train", "dask": "dist", "distributed": "dist"}
+EXTRAS = {"torch": "train", "dask": "dist", "distributed": "dist", "nir": "interop", "snntorch": "interop",
+          "neurobench": "interop"}
 
 
 def build_parser() -> argparse.ArgumentParser:

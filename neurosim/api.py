@@ -184,9 +184,14 @@ def _run_streamed(arch, path, tokens, policy, min_cores, chunk_steps, progress, 
 
     t0 = time.perf_counter()
     trace = load_trace(path, tokens, events=False)
+    import zipfile
+
+    with zipfile.ZipFile(path) as members:  # the events are not loaded here: does the file record input events?
+        recorded = any(n.startswith("input_events") for n in members.namelist())
+    if input_encoding == "events" or (input_encoding is None and recorded):
+        raise EngineError("stream: the trace's recorded input events are read in memory; run without --stream "
+                          "(or choose --input embedding or token)")
     network = build_network(trace, readout, _encoding(trace, input_encoding))
-    if network.input_encoding == "events":
-        raise EngineError("stream: recorded input events are read in memory; run without --stream")
     mapping = map_network(network, arch, policy=policy, min_cores=min_cores)
     arrays = build_arrays(network, mapping, arch, bound=engine == "bound")
     build_s = time.perf_counter() - t0

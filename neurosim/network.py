@@ -134,7 +134,11 @@ def folded_input_mask(trace: Trace) -> np.ndarray:
 def has_readout(trace: Trace) -> bool:
     """Whether the trace's model has a decoder: a language model's does (its ``readout_w_mask`` or a dense
     one); a synthetic trace has none unless it carries a ``readout_w_mask``."""
-    return trace.readout_w_mask is not None or trace.meta.get("model") != "synthetic"
+    if trace.readout_w_mask is not None:
+        return True
+    if "has_readout" in trace.meta:  # a trace built from arrays says whether its model has a decoder
+        return bool(trace.meta["has_readout"])
+    return trace.meta.get("model") != "synthetic"
 
 
 def readout_mask(trace: Trace) -> np.ndarray:

@@ -114,14 +114,19 @@ def test_synops_count_only_active_inputs():
     np.testing.assert_array_equal(synops_per_step(dense)[1], synops_per_step(sparse)[1])
 
 
-@pytest.mark.xfail(strict=False, reason="engine support for layer-0 input events is the lead's (issue 15)")
 def test_engine_counts_only_active_inputs():
-    """The engine's synops on a trace with input events equal synops_per_step's, which counts only active inputs."""
+    """The engine's synops on a trace with input events equal synops_per_step's, which counts only active inputs;
+    the exact, reference and bound engines agree on the counts."""
     a = _arrays(sizes=(12,), n_in=10, gates=1)
     inp = np.random.default_rng(4).random((10, 10)) < 0.2
     trace = Trace.from_arrays(**a, input_events=inp, model="rsnn")
-    result = neurosim.run("loihi_like", trace, readout="none")
-    assert result.counts["synops"] == synops_per_step(trace).sum()
+    runs = {e: neurosim.run("loihi_like", trace, readout="none", engine=e) for e in ("numba", "simpy", "bound")}
+    assert runs["numba"].counts["synops"] == synops_per_step(trace).sum()
+    assert runs["numba"].counts == runs["simpy"].counts
+    assert runs["bound"].counts["synops"] == runs["numba"].counts["synops"]
+    assert runs["numba"].meta["input_encoding"] == "events"
+    dense = neurosim.run("loihi_like", trace, readout="none", input_encoding="embedding")
+    assert dense.counts["synops"] > runs["numba"].counts["synops"]
 
 
 def test_synthetic_traces_still_save(tmp_path):

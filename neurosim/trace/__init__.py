@@ -15,9 +15,12 @@ from neurosim.trace.format import (
     LayerTrace,
     Trace,
     TraceError,
+    check_meta,
     load_trace,
     read_meta,
     save_trace,
+    validate_arrays,
+    validate_trace,
 )
 from neurosim.trace.stats import dense_macs_per_token, summary, synops_per_step
 from neurosim.trace.stream import EventStream
@@ -33,6 +36,7 @@ __all__ = [
     "LayerTrace",
     "Trace",
     "TraceError",
+    "check_meta",
     "dense_macs_per_token",
     "load_trace",
     "read_meta",
@@ -40,4 +44,6 @@ __all__ = [
     "summary",
     "synops_per_step",
     "synthetic",
+    "validate_arrays",
+    "validate_trace",
 ]

@@ -53,6 +53,10 @@ def run_info(args: argparse.Namespace) -> int:
 
 
 def run_synthetic(args: argparse.Namespace) -> int:
+    from neurosim.cli.output import check_output
+
+    check_output(args.out)
+
     from neurosim.trace import save_trace, synthetic
 
     try:

@@ -13,11 +13,10 @@ import io
 import json
 import math
 import zipfile
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import numpy as np
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -31,7 +30,7 @@ META_KEYS = ["format", "version", "model", "vocab_size", "input_size", "hidden_s
              "weight_sparsity", "perplexity", "seed", "dataset"]
 
 
-@lru_cache(maxsize=None)
+@cache
 def _members(name: str) -> dict[str, np.ndarray]:
     path = next(p for p in TRACES if p.name == name)
     with np.load(path) as z:

@@ -57,6 +57,13 @@ def run(args: argparse.Namespace) -> int:
         df = df[df["status"] == STATUS_OK]
     if args.query:
         df = select(df, args.query)
+    for flag, column in (("--x", args.x), ("--y", args.y), ("--hue", args.hue)):
+        if column is not None and column not in df.columns:
+            import difflib
+
+            close = difflib.get_close_matches(column, [str(c) for c in df.columns], n=3)
+            hint = f"did you mean {', '.join(close)}?" if close else f"e.g. {', '.join(map(str, df.columns[:3]))}"
+            raise SpecError(f"{flag} {column!r}: not a column of {args.results} ({len(df.columns)} columns; {hint})")
     minimize = (not args.maximize_x, not args.maximize_y)
     path = plot(df, args.x, args.y, hue=args.hue, out=out, pareto=args.pareto, logx=args.logx, logy=args.logy,
                 minimize=minimize)

@@ -6,6 +6,8 @@ import argparse
 import os
 import sys
 
+MAX_WORKERS = 256  # local processes; a larger cluster is a --scheduler's
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("spec", help="sweep spec YAML (see docs/sweeps.md)")
@@ -27,8 +29,8 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out or Path(args.spec).with_suffix(".parquet").name)
     if not args.dry_run:
         check_output(out)
-    if args.workers < 1:
-        raise ValueError(f"--workers: got {args.workers}; allowed: >= 1")
+    if not 1 <= args.workers <= MAX_WORKERS:
+        raise ValueError(f"--workers: got {args.workers}; allowed: 1 to {MAX_WORKERS} local processes")
 
     from neurosim.sweep import STATUS_OK, groups, load_sweep, sweep
 

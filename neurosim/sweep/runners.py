@@ -181,7 +181,7 @@ def _run_local(groups, workers, record):
 
     # forkserver: workers start from a clean process, not a fork of one running threads (tqdm, Dask)
     method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context(method),
+    pool = ProcessPoolExecutor(max_workers=min(workers, len(groups)), mp_context=multiprocessing.get_context(method),
                                initializer=_worker_init, initargs=(os.getpid(),))
     finished = False
     try:

@@ -404,7 +404,7 @@ class _Member:
             raise self.error("encrypted; allowed: a plain .npz member")
         if info.compress_type == zipfile.ZIP_STORED and info.file_size != info.compress_size:
             raise self.error(f"declares {info.file_size} bytes but stores {info.compress_size}")
-        if info.file_size > DEFLATE_MAX_RATIO * info.compress_size + 1024:
+        if info.compress_type == zipfile.ZIP_DEFLATED and info.file_size > DEFLATE_MAX_RATIO * info.compress_size + 1024:
             raise self.error(f"declares {info.file_size} bytes from {info.compress_size} compressed bytes "
                              "(more than deflate can hold)")
         self.file = None
@@ -490,7 +490,7 @@ class _Member:
         if self.file is not None:
             self.file.close()
 
-    def __enter__(self) -> _Member:
+    def __enter__(self):
         return self
 
     def __exit__(self, *exc) -> None:

@@ -203,3 +203,19 @@ def test_bad_sweep_specs_fail_in_one_line(arch_yaml, change, message):
     msg = str(err.value)
     assert "\n" not in msg and len(msg) <= 300, msg
     assert message in msg, msg
+
+
+def test_sigint_during_a_sweep_is_a_sweep_interrupted_with_status_130(arch_yaml, tmp_path):
+    """Ctrl-C in the sweep's process raises SweepInterrupted (a KeyboardInterrupt) after writing the finished rows."""
+    from neurosim.sweep import SweepInterrupted
+
+    out = tmp_path / "o.parquet"
+
+    def interrupt(rows):
+        os.kill(os.getpid(), signal.SIGINT)
+
+    with pytest.raises(SweepInterrupted) as exc:
+        sweep(make_spec(arch_yaml, seeds=2), out, workers=1, progress=False, root=tmp_path, on_rows=interrupt)
+    assert exc.value.status == 130 and "rerun the same command to resume" in str(exc.value)
+    assert len(pd.read_parquet(out)) >= 1 and not parts_dir(out).exists()
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import zipfile
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from neurosim.trace import EventStream, TraceError, load_trace, save_trace, synthetic, validate_arrays
+from neurosim.trace import EventStream, TraceError, load_trace, read_meta, save_trace, synthetic, validate_arrays
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -177,3 +178,16 @@ def test_validate_arrays_is_reusable(arrays):
                                                                    layer.w_rec_mask)])
     with pytest.raises(TraceError, match="tokens: id 20"):
         validate_arrays(trace.meta, np.full(4, 20), trace.layers)
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
+def test_a_folder_device_or_fifo_is_never_opened(tmp_path):
+    """A folder, /dev/zero and a FIFO (which would block a reader) are refused in one line."""
+    fifo = tmp_path / "f.npz"
+    os.mkfifo(fifo)
+    for path, what in ((tmp_path, "is a folder"), (Path("/dev/zero"), "not a regular file"),
+                       (fifo, "not a regular file")):
+        with pytest.raises(TraceError, match=what):
+            load_trace(path)
+        with pytest.raises(TraceError, match=what):
+            read_meta(path)

@@ -366,6 +366,9 @@ def _open_archive(path: Path) -> zipfile.ZipFile:
     """The trace's zip archive, or a one-line TraceError saying what the file is instead."""
     shown = shown_path(path)
     try:
+        if not path.is_file():  # a folder, a device or a FIFO (which would block) is never opened
+            what = "is a folder" if path.is_dir() else "not a regular file" if path.exists() else "no such file"
+            raise TraceError(f"trace {shown}: {what}; allowed: an .npz trace file or a shipped name")
         with path.open("rb") as fh:
             head = fh.read(8)
     except OSError as exc:
@@ -563,8 +566,6 @@ def load_trace(path: str | os.PathLike, tokens: int | None = None, events: bool 
     from neurosim.data import resolve_trace
 
     path = resolve_trace(path, TraceError)
-    if not path.is_file():
-        raise TraceError(f"trace {shown_path(path)}: no such file")
     where = f"{shown_path(path)}: "
     with _open_archive(path) as zf:
         files = {n[:-4] for n in zf.namelist() if n.endswith(".npy")}

@@ -191,3 +191,17 @@ def test_a_folder_device_or_fifo_is_never_opened(tmp_path):
             load_trace(path)
         with pytest.raises(TraceError, match=what):
             read_meta(path)
+
+
+def test_memory_error_while_reading_is_one_line(tmp_path, arrays, monkeypatch):
+    """A member that does not fit in memory is a one-line TraceError naming it, not a MemoryError."""
+    import neurosim.trace.format as fmt
+
+    path = tmp_path / "m.npz"
+    np.savez(path, **arrays)
+
+    def no_memory(*a, **k):
+        raise MemoryError
+
+    monkeypatch.setattr(fmt.np, "frombuffer", no_memory)
+    assert "m.npz: meta: 1" in _one_line(path) and "bytes do not fit in memory" in _one_line(path)

@@ -514,8 +514,9 @@ def _read_meta(zf: zipfile.ZipFile, where: str) -> dict:
     def no_constant(name):
         raise ValueError(f"{name} is not a finite number")
 
+    text = str(member.read()[()])
     try:
-        meta = json.loads(str(member.read()[()]), parse_constant=no_constant)
+        meta = json.loads(text, parse_constant=no_constant)
     except (ValueError, RecursionError) as exc:
         raise TraceError(f"{where}meta: not valid JSON ({short_text(str(exc), 80)}); allowed: a JSON object") from None
     return check_meta(meta, where)

@@ -205,3 +205,14 @@ def test_memory_error_while_reading_is_one_line(tmp_path, arrays, monkeypatch):
 
     monkeypatch.setattr(fmt.np, "frombuffer", no_memory)
     assert "m.npz: meta: 1" in _one_line(path) and "bytes do not fit in memory" in _one_line(path)
+
+
+def test_a_member_stored_twice_is_refused(tmp_path, arrays):
+    """A zip holding the same member twice (which one would win?) is refused."""
+    path = tmp_path / "d.npz"
+    np.savez(path, **arrays)
+    buf = io.BytesIO()
+    np.save(buf, arrays["tokens"])
+    with zipfile.ZipFile(path, "a") as z, pytest.warns(UserWarning, match="Duplicate name"):
+        z.writestr("tokens.npy", buf.getvalue())
+    assert "member 'tokens.npy' appears twice" in _one_line(path)

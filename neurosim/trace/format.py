@@ -35,6 +35,7 @@ import math
 import os
 import zipfile
 import zlib
+from collections import Counter
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -382,9 +383,9 @@ def _open_archive(path: Path) -> zipfile.ZipFile:
         zf = zipfile.ZipFile(path)
     except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError, NotImplementedError) as exc:
         raise TraceError(f"{shown}: not a readable .npz archive ({short_text(str(exc), 80)}); {allowed}") from None
-    names = [i.filename for i in zf.infolist()]
-    if len(set(names)) != len(names):
-        dup = next(n for n in names if names.count(n) > 1)
+    names = Counter(i.filename for i in zf.infolist())
+    if names and names.most_common(1)[0][1] > 1:
+        dup = names.most_common(1)[0][0]
         zf.close()
         raise TraceError(f"{shown}: member {short_text(dup, 60)!r} appears twice; allowed: each member once")
     return zf

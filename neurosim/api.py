@@ -45,11 +45,35 @@ def _as_arch(arch, overrides):
 def _as_trace(trace, tokens):
     if isinstance(trace, (str, Path)):
         return load_trace(trace, tokens)
-    if tokens is not None and tokens < trace.n_tokens:
-        if tokens < 1:
-            raise EngineError(f"tokens: got {tokens}; allowed: >= 1")
+    if tokens is not None and tokens != trace.n_tokens:
+        if tokens > trace.n_tokens:
+            raise EngineError(f"tokens: got {tokens}, the trace {trace.name} holds {trace.n_tokens}; "
+                              f"allowed: an integer in [1, {trace.n_tokens}]")
         return trace.window(0, tokens)
     return trace
+
+
+def _is_int(value) -> bool:
+    return not isinstance(value, bool) and isinstance(value, (int, np.integer))
+
+
+def _check_args(tokens, sample, window, seed, check, chunk_steps, threads, batch, min_cores) -> None:
+    """Refuse argument values, and combinations, that mean nothing (one line naming the argument)."""
+    for name, value, low in (("tokens", tokens, 1), ("sample", sample, 2), ("window", window, 1),
+                             ("check", check, 1), ("chunk_steps", chunk_steps, 1), ("threads", threads, 1),
+                             ("batch", batch, 1), ("min_cores", min_cores, 1)):
+        if value is not None and (not _is_int(value) or value < low):
+            extra = " windows (leave it out for a full run)" if name == "sample" else ""
+            raise EngineError(f"{name}: got {value!r}; allowed: an integer >= {low}{extra}")
+    if seed is not None and not _is_int(seed):
+        raise EngineError(f"seed: got {seed!r}; allowed: an integer")
+    for name, value in (("window", window), ("seed", seed)):
+        if value is not None and sample is None and check is None:
+            raise EngineError(f"{name}: got {value} without sample or check; it places the sampled or checked "
+                              "windows (--sample K or --check K)")
+    if chunk_steps is not None and (sample is not None or check is not None):
+        raise EngineError("chunk_steps: replays a full run in chunks of timesteps; sampled and checked windows are "
+                          "replayed whole (leave out chunk_steps, or sample and check)")
 
 
 def run(
@@ -64,8 +88,8 @@ def run(
     engine: str = "numba",
     chunk_steps: int | None = None,
     sample: int | None = None,
-    window: int = 256,
-    seed: int = 0,
+    window: int | None = None,
+    seed: int | None = None,
     check: int | None = None,
     progress: bool = False,
     threads: int = 1,
@@ -92,8 +116,10 @@ def run(
         threads (same result).
     stream : read the trace's events from disk while replaying (a path trace only;
         memory holds one chunk of ``chunk_steps`` timesteps, default 4096). Same result.
-    sample, window : simulate ``sample`` windows of ``window`` tokens (stratified,
-        random within strata with ``seed``) and report 95% confidence intervals.
+    sample, window : simulate ``sample`` windows (>= 2) of ``window`` tokens (default 256; stratified,
+        random within strata with ``seed``, default 0) and report 95% confidence intervals.
+        ``window`` and ``seed`` without ``sample`` or ``check`` are refused (they would mean nothing),
+        and so are ``tokens`` beyond the trace and ``chunk_steps`` with a sampled, checked or GPU run.
     readout : ``"chip"`` (default) simulates the decoder on the chip, fed by the last layer's
         events (the trace's ``readout_w_mask``, or dense ``vocab_size x H_last``); ``"none"``
         leaves it out. A GPU spec models the decoder in the same cases (``include_readout``).
@@ -118,6 +144,7 @@ def run(
         engine = backend
     if engine not in ENGINES:
         raise EngineError(f"engine: got {engine!r}; allowed: {list(ENGINES)}")
+    _check_args(tokens, sample, window, seed, check, chunk_steps, threads, batch, min_cores)
     arch = _as_arch(arch, overrides)
     if check is not None and (engine != "bound" or check < 1):
         raise EngineError(f"check: got {check} windows with engine {engine!r}; allowed: >= 1, "
@@ -132,6 +159,11 @@ def run(
 
         return _run_streamed(arch, resolve_trace(trace, TraceError), tokens, policy, min_cores, chunk_steps or 4096,
                              progress, threads, engine, readout, input_encoding)
+    if target_of(arch) == "gpu" and chunk_steps is not None:
+        raise EngineError(f"chunk_steps: got {chunk_steps}; {arch.name} is a GPU spec, modelled analytically over "
+                          "the whole trace; chunk_steps applies to neuromorphic chips only")
+    window = 256 if window is None else window
+    seed = 0 if seed is None else seed
     trace = _as_trace(trace, tokens)
     if target_of(arch) == "gpu":
         if sample or check or engine != "numba":

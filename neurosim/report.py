@@ -102,13 +102,32 @@ def render(result: Result, fmt: str) -> str:
     raise ValueError(f"--format: got {fmt!r}; allowed: {list(FORMATS[:3])} (parquet needs --out)")
 
 
+class ReportError(ValueError):
+    """A report that cannot be written; the one-line message names the path and the system's reason."""
+
+
 def write(results: list[Result], path: str | Path, fmt: str | None = None) -> Path:
-    """Write results to ``path``; the format follows ``fmt`` or the file suffix."""
+    """Write results to ``path`` (missing folders are created); the format follows ``fmt`` or the file suffix.
+
+    Raises
+    ------
+    ReportError (a ValueError) on one line when the file cannot be written.
+    """
     path = Path(path)
     fmt = fmt or {".json": "json", ".csv": "csv", ".parquet": "parquet", ".txt": "table"}.get(path.suffix, "table")
     if fmt not in FORMATS:
         raise ValueError(f"--format: got {fmt!r}; allowed: {list(FORMATS)}")
-    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        _write(results, path, fmt)
+    except OSError as exc:
+        problem = exc.strerror or " ".join(str(exc).split())
+        where = f" ({exc.filename})" if exc.filename and str(exc.filename) != str(path) else ""
+        raise ReportError(f"{path}: cannot write the report: {problem}{where}") from None
+    return path
+
+
+def _write(results: list[Result], path: Path, fmt: str) -> None:
     if fmt == "parquet":
         frame(results).to_parquet(path, index=False)
     elif fmt == "csv":
@@ -118,4 +137,3 @@ def write(results: list[Result], path: str | Path, fmt: str | None = None) -> Pa
         path.write_text(json.dumps(data[0] if len(data) == 1 else data, indent=2, default=float) + "\n")
     else:
         path.write_text("\n\n".join(format_table(r) for r in results) + "\n")
-    return path

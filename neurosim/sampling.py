@@ -35,15 +35,25 @@ def _t975(df: int) -> float:
     return _T975[df - 1] if df <= len(_T975) else NormalDist().inv_cdf(0.975)
 
 
-def confidence_interval(per_window: list[float], centre: float) -> list[float]:
+def confidence_interval(per_window: list[float], centre: float, nonnegative: bool = True) -> list[float]:
     """95% interval around ``centre`` from the per-window values (Student t, ``len - 1`` degrees of freedom).
 
+    A figure that cannot be negative (``nonnegative``, the default: every figure of
+    :data:`PER_TOKEN_FIGURES` is a count, a time or an energy) has its low bound
+    clipped at 0, so that a wide interval on few windows never reports a negative
+    count or energy (and a valid sampled run is never refused by the Result's guard).
+
     >>> confidence_interval([1.0, 3.0], 2.0)
+    [0.0, 14.706]
+    >>> confidence_interval([1.0, 3.0], 2.0, nonnegative=False)
     [-10.706, 14.706]
     """
     values = np.asarray(per_window, dtype=np.float64)
+    if values.size < 2:
+        raise SamplingError(f"confidence interval: {values.size} window(s); allowed: >= 2 windows")
     half = _t975(values.size - 1) * values.std(ddof=1) / math.sqrt(values.size)
-    return [float(centre - half), float(centre + half)]
+    low = centre - half
+    return [float(max(low, 0.0) if nonnegative else low), float(centre + half)]
 
 
 def window_starts(n_tokens: int, windows: int, window: int, seed: int, what: str) -> list[int]:

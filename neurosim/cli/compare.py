@@ -52,12 +52,16 @@ def parse_batches(values: list[str]) -> list[int]:
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from neurosim.compare import compare, format_table, plot_energy, write_table
+    from neurosim.cli.output import check_output
 
     for name, allowed in (("out", TABLE_SUFFIXES), ("plot", PLOT_SUFFIXES)):
         value = getattr(args, name)
         if value is not None and Path(value).suffix.lower() not in allowed:
             raise ValueError(f"--{name}: got {value!r}; allowed suffixes: {list(allowed)}")
+        check_output(value, f"--{name}")
+
+    from neurosim.compare import compare, format_table, plot_energy, write_table
+
     batches = parse_batches(args.batch or ["1"])
     if args.tokens is not None and args.tokens < 1:
         raise ValueError(f"--tokens: got {args.tokens}; allowed: an integer >= 1")

@@ -45,8 +45,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                    help="simulate chunks of timesteps on N threads (same result; default: every usable core)")
     p.add_argument("--stream", action="store_true", help="read the trace's events from disk while replaying")
     p.add_argument("--sample", type=int, metavar="K", help="simulate K windows and report 95%% confidence intervals")
-    p.add_argument("--window", type=int, default=256, help="tokens per sampled or checked window (default: 256)")
-    p.add_argument("--seed", type=int, default=0, help="seed that draws the sampled or checked windows")
+    p.add_argument("--window", type=int, help="tokens per sampled or checked window (default: 256)")
+    p.add_argument("--seed", type=int, help="seed that draws the sampled or checked windows (default: 0)")
     p.add_argument("--check", type=int, metavar="K",
                    help="with --engine bound: replay K windows (--window tokens) exactly and report the bound's gap")
     p.add_argument("--readout", choices=("chip", "none"), default="chip",
@@ -64,6 +64,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from neurosim.cli.output import check_output
+
+    check_output(args.out)
+    if args.format == "parquet" and not args.out:
+        raise ValueError("--format parquet: needs --out FILE.parquet")
+
     from neurosim import api
     from neurosim.report import render, write
 
@@ -94,8 +100,6 @@ def run(args: argparse.Namespace) -> int:
     if args.out:  # --format table (the default) lets the file's suffix choose
         print(f"wrote {write([result], args.out, None if args.format == 'table' else args.format)}", file=sys.stderr)
         return 0
-    if args.format == "parquet":
-        raise ValueError("--format parquet: needs --out FILE.parquet")
     print(render(result, args.format))
     return 0
 

@@ -6,6 +6,8 @@ import argparse
 import os
 import sys
 
+MAX_WORKERS = 256  # local processes; a larger cluster is a --scheduler's
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("spec", help="sweep spec YAML (see docs/sweeps.md)")
@@ -22,18 +24,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from neurosim.spec import SpecError
+    from neurosim.cli.output import check_output
+
+    out = Path(args.out or Path(args.spec).with_suffix(".parquet").name)
+    if not args.dry_run:
+        check_output(out)
+    if not 1 <= args.workers <= MAX_WORKERS:
+        raise ValueError(f"--workers: got {args.workers}; allowed: 1 to {MAX_WORKERS} local processes")
+
     from neurosim.sweep import STATUS_OK, groups, load_sweep, sweep
 
     sw = load_sweep(args.spec)
-    out = Path(args.out or Path(args.spec).with_suffix(".parquet").name)
     n_sims = len(groups(sw.points))
     if args.dry_run:
         print(f"{args.spec}: valid; {len(sw.points)} points in {n_sims} simulations "
               f"({len(sw.points) - n_sims} re-costed), axes {sw.axis_keys}")
         return 0
-    if args.workers < 1:
-        raise SpecError(f"--workers: got {args.workers}; allowed: >= 1")
     df = sweep(sw, out, workers=args.workers, scheduler=args.scheduler, retry_errors=args.retry_errors,
                progress=not args.quiet)
     mine = df[df["point_id"].isin({p.point_id for p in sw.points})]

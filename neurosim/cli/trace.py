@@ -65,6 +65,10 @@ def run_info(args: argparse.Namespace) -> int:
 
 
 def run_synthetic(args: argparse.Namespace) -> int:
+    from neurosim.cli.output import check_output
+
+    check_output(args.out)
+
     from neurosim.trace import save_trace, synthetic
 
     try:
@@ -73,6 +77,12 @@ def run_synthetic(args: argparse.Namespace) -> int:
         raise ValueError(
             f"--hidden-sizes: got {args.hidden_sizes!r}; allowed: comma-separated integers, e.g. 512,256"
         ) from None
+    from neurosim.trace.format import MAX_GATES, MAX_UNITS
+
+    for flag, values, high in (("--hidden-sizes", sizes, MAX_UNITS), ("--input-size", [args.input_size], MAX_UNITS),
+                               ("--gates", [args.gates], MAX_GATES), ("--tokens", [args.tokens], 2**31 - 1)):
+        if not all(1 <= v <= high for v in values) or not values:
+            raise ValueError(f"{flag}: got {', '.join(map(str, values))}; allowed: integers in [1, {high}]")
     trace = synthetic(sizes, input_size=args.input_size, activity=args.activity, weight_sparsity=args.weight_sparsity,
                       tokens=args.tokens, gates=args.gates, seed=args.seed)
     print(f"wrote {save_trace(trace, args.out)}")

@@ -20,7 +20,7 @@ Examples
 
 from neurosim.sweep.plan import ENERGY_KEYS, Point, Sweep, groups, is_energy_key, load_sweep
 from neurosim.sweep.recost import recost_table as recost
-from neurosim.sweep.runners import arch_signature, run_group, sweep
+from neurosim.sweep.runners import SweepInterrupted, SweepLocked, arch_signature, run_group, sweep
 from neurosim.sweep.spec import SWEEP_VERSION, SweepSpec
 from neurosim.sweep.store import STATUS_ERROR, STATUS_OK, TIMING_COLUMNS, consolidate, parts_dir, read_results
 
@@ -32,6 +32,8 @@ __all__ = [
     "TIMING_COLUMNS",
     "Point",
     "Sweep",
+    "SweepInterrupted",
+    "SweepLocked",
     "SweepSpec",
     "arch_signature",
     "consolidate",

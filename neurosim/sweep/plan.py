@@ -21,10 +21,19 @@ from pydantic import ValidationError
 
 from neurosim.arch import ChipArch, arch_from_dict
 from neurosim.data import shipped_arch, shipped_trace
-from neurosim.spec import SpecError, apply_overrides, load_with_base, read_yaml, validate
+from neurosim.spec import (
+    SpecError,
+    apply_overrides,
+    describe_error,
+    load_with_base,
+    read_yaml,
+    short_repr,
+    validate,
+)
 from neurosim.sweep.spec import SWEEP_VERSION, Axes, SweepSpec, TraceEntry
 
 ENERGY_KEYS = ("energy_pj", "static_power_w")  # the only keys a re-costing may change
+MAX_POINTS = 1_000_000  # points of one sweep: planned in memory before anything runs
 
 
 @dataclass(frozen=True)
@@ -116,8 +125,19 @@ def _check_value(path: str, value, data: dict, where: str) -> None:
     except ValidationError as exc:
         want = tuple(path.split("."))
         for err in exc.errors():
-            if tuple(str(p) for p in err["loc"]) == want:
-                raise SpecError(f"{where}{path}: got {value!r}; {err['msg']}") from None
+            loc = tuple(str(p) for p in err["loc"])
+            if loc[: len(want)] == want:  # the value itself, or a key inside a swept section
+                raise SpecError(describe_error(exc, err, where)) from None
+
+
+def _count_points(axes: Axes, where: str) -> int:
+    """The number of axis points, computed before any is built; more than :data:`MAX_POINTS` is refused."""
+    n = math.prod(len(v) for v in axes.grid.values()) if axes.grid else 1
+    n *= axes.random.n if axes.random is not None else 1
+    n *= max(1, len(axes.points))
+    if n > MAX_POINTS:
+        raise SpecError(f"{where}axes: {n} points; allowed: <= {MAX_POINTS} (split the sweep into several specs)")
+    return n
 
 
 def _axis_points(axes: Axes) -> list[dict]:
@@ -151,12 +171,19 @@ def _trace_points(entry: TraceEntry, root: Path, tokens: int | None, where: str)
     if entry.file is not None:
         pattern = entry.file
         full = str(root / pattern)
-        if any(c in pattern for c in "*?["):
-            files = sorted(glob.glob(full))
-            rel = [str(Path(pattern).parent / Path(f).name) for f in files]
-        else:
-            path = Path(full) if Path(full).is_file() else shipped_trace(pattern)  # a file, or a shipped name
-            files, rel = ([str(path)], [pattern]) if path is not None else ([], [])
+        try:
+            if "\x00" in pattern:
+                raise ValueError("embedded NUL byte")
+            if any(c in pattern for c in "*?["):
+                files = sorted(glob.glob(full))
+                rel = [str(Path(pattern).parent / Path(f).name) for f in files]
+            else:
+                path = Path(full) if Path(full).is_file() else shipped_trace(pattern)  # a file, or a shipped name
+                files, rel = ([str(path)], [pattern]) if path is not None else ([], [])
+        except (OSError, ValueError) as exc:  # a name too long for the file system, a NUL byte
+            problem = getattr(exc, "strerror", None) or str(exc)
+            raise SpecError(f"{where}file: got {short_repr(pattern)}; {problem}; allowed: a trace file path, a glob "
+                            "or a shipped name") from None
         if not files and not entry.optional:
             raise SpecError(f"{where}file: {pattern!r} matches no file under {root}; set optional: true to skip it")
         return [{"kind": "file", "file": r, "path": str(Path(f).resolve()), "tokens": tokens}
@@ -174,10 +201,17 @@ def _trace_points(entry: TraceEntry, root: Path, tokens: int | None, where: str)
     return out
 
 
-def _arch_path(root: Path, arch_file: str) -> Path:
+def _arch_path(root: Path, arch_file: str, where: str = "") -> Path:
     """``root / arch_file`` when it exists, else the shipped spec of that name (``loihi_like``)."""
     path = root / arch_file
-    return path if path.exists() else (shipped_arch(arch_file) or path)
+    try:
+        if "\x00" in arch_file:
+            raise ValueError("embedded NUL byte")
+        return path if path.exists() else (shipped_arch(arch_file) or path)
+    except (OSError, ValueError) as exc:
+        problem = getattr(exc, "strerror", None) or str(exc)
+        raise SpecError(f"{where}arch: got {short_repr(arch_file)}; {problem}; allowed: a spec file path or a "
+                        "shipped name") from None
 
 
 def load_sweep(spec: str | Path | dict, root: str | Path | None = None) -> Sweep:
@@ -198,13 +232,16 @@ def load_sweep(spec: str | Path | dict, root: str | Path | None = None) -> Sweep
         root = Path(spec).resolve().parent if root is None else Path(root)
     else:
         where, data, root = "", copy.deepcopy(spec), Path(root or ".").resolve()
+    if not isinstance(data, dict):
+        raise SpecError(f"{where}top level is {type(data).__name__}, allowed: a mapping of keys")
     version = data.get("version")
-    if version != SWEEP_VERSION:
-        raise SpecError(f"{where}version: got {version!r}; allowed: {SWEEP_VERSION}")
+    if type(version) is not int or version != SWEEP_VERSION:
+        raise SpecError(f"{where}version: got {short_repr(version)}; allowed: {SWEEP_VERSION} (an integer)")
     sw = Sweep(spec=validate(SweepSpec, data, where), root=root)
+    _count_points(sw.spec.axes, where)
 
     for arch_file in _as_list(sw.spec.arch):
-        path = _arch_path(root, arch_file)
+        path = _arch_path(root, arch_file, where)
         # the validated spec's full mapping: keys left at their defaults are sweepable too
         sw.arch_data[arch_file] = _full_arch_data(load_with_base(path), f"{where}arch {arch_file}: ")
 
@@ -240,6 +277,10 @@ def load_sweep(spec: str | Path | dict, root: str | Path | None = None) -> Sweep
         for pol in _as_list(opts.policy)
         for mc in _as_list(opts.min_cores)
     ]
+    n_points = len(traces) * len(sw.arch_data) * len(axis_points) * len(run_opts)
+    if n_points > MAX_POINTS:
+        raise SpecError(f"{where}{n_points} points (traces x arch x axes x options); allowed: <= {MAX_POINTS} "
+                        "(split the sweep into several specs)")
     for trace in traces:
         trace_key = {k: v for k, v in trace.items() if k != "path"}
         for arch_file in sw.arch_data:
@@ -253,7 +294,7 @@ def load_sweep(spec: str | Path | dict, root: str | Path | None = None) -> Sweep
                         point_id=_digest({**params, "set": overrides}),
                         sim_id=_digest({**params, "set": sim_over}),
                         arch_file=arch_file,
-                        arch_path=str(_arch_path(root, arch_file).resolve()),
+                        arch_path=str(_arch_path(root, arch_file, where).resolve()),
                         overrides=dict(overrides),
                         trace=dict(trace),
                         options=dict(ro),

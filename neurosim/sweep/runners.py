@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import json
+import os
+import signal
 import sys
+import threading
 import time
 from collections.abc import Callable
 from functools import lru_cache
@@ -16,7 +21,23 @@ from neurosim.arch import arch_from_dict
 from neurosim.costing import recost
 from neurosim.spec import SpecError, apply_overrides, load_with_base
 from neurosim.sweep.plan import ENERGY_KEYS, Point, Sweep, _digest, _full_arch_data, groups, load_sweep
-from neurosim.sweep.store import STATUS_ERROR, STATUS_OK, _PartWriter, consolidate, read_results
+from neurosim.sweep.store import STATUS_ERROR, STATUS_OK, _PartWriter, consolidate, read_results, remove_stale_temp
+
+PR_SET_PDEATHSIG = 1  # prctl option (linux/prctl.h): a signal for this process when its parent ends
+WATCHDOG_INTERVAL_S = 0.5
+
+
+class SweepLocked(SpecError):
+    """Another sweep holds the lock on the same output (``OUT.lock``)."""
+
+
+class SweepInterrupted(KeyboardInterrupt):
+    """SIGINT or SIGTERM stopped a sweep; the finished rows were written. ``status`` is 128 + the signal."""
+
+    def __init__(self, signum: int, out: Path):
+        name = signal.Signals(signum).name
+        super().__init__(f"sweep stopped by {name}; finished rows are in {out}, rerun the same command to resume")
+        self.status = 128 + signum
 
 
 @lru_cache(maxsize=4)
@@ -101,6 +122,55 @@ def _error_rows(group: list[Point], exc: BaseException) -> list[dict]:
             for p in group]
 
 
+def _alive(pid: int) -> bool:
+    """True while process ``pid`` runs (a zombie, dead but not yet reaped, counts as ended)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            return fh.read().rsplit(b")", 1)[1].split()[0] not in (b"Z", b"X")
+    except (OSError, IndexError):
+        return True
+
+
+def _watch_parent(pid: int) -> None:
+    while _alive(pid):
+        time.sleep(WATCHDOG_INTERVAL_S)
+    os._exit(1)
+
+
+def _worker_init(parent_pid: int) -> None:
+    """Worker start-up: end with the sweep's process, leave Ctrl-C to it.
+
+    On Linux the kernel kills the worker when its parent ends (``prctl(PR_SET_PDEATHSIG)``;
+    the parent of a forkserver worker is the fork server, which ends with the sweep); a
+    watchdog thread polling the sweep's pid does the same everywhere, SIGKILL included.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent stops the workers on Ctrl-C
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if not _alive(parent_pid):
+        os._exit(1)
+    threading.Thread(target=_watch_parent, args=(parent_pid,), name="neurosim-parent-watchdog", daemon=True).start()
+
+
+def _stop_workers(pool) -> None:
+    """Terminate the pool's processes now (a running group is abandoned; its rows were never recorded)."""
+    for proc in list(getattr(pool, "_processes", {}).values()):
+        with contextlib.suppress(Exception):
+            proc.terminate()
+    for proc in list(getattr(pool, "_processes", {}).values()):
+        with contextlib.suppress(Exception):
+            proc.join(2.0)
+            if proc.is_alive():
+                proc.kill()
+
+
 def _run_local(groups, workers, record):
     if workers <= 1:
         for g in groups:
@@ -111,7 +181,9 @@ def _run_local(groups, workers, record):
 
     # forkserver: workers start from a clean process, not a fork of one running threads (tqdm, Dask)
     method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context(method))
+    pool = ProcessPoolExecutor(max_workers=min(workers, len(groups)), mp_context=multiprocessing.get_context(method),
+                               initializer=_worker_init, initargs=(os.getpid(),))
+    finished = False
     try:
         futures = {pool.submit(run_group, g): g for g in groups}
         for fut in as_completed(futures):
@@ -121,8 +193,53 @@ def _run_local(groups, workers, record):
             except Exception as exc:  # noqa: BLE001 -- the worker process died
                 rows = _error_rows(g, exc)
             record(g, rows)
+        finished = True
     finally:
-        pool.shutdown(wait=False, cancel_futures=True)
+        if not finished:  # interrupted or failed: do not wait for the running groups
+            _stop_workers(pool)
+        pool.shutdown(wait=finished, cancel_futures=True)
+
+
+@contextlib.contextmanager
+def _signals_interrupt(out: Path):
+    """While a sweep runs in the main thread, SIGINT and SIGTERM raise :class:`SweepInterrupted` (once)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    fired = []
+
+    def handler(signum, frame):
+        if not fired:
+            fired.append(signum)
+            raise SweepInterrupted(signum, out)
+
+    old = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, h in old.items():
+            signal.signal(sig, h)
+
+
+@contextlib.contextmanager
+def _locked(out: Path):
+    """Hold ``OUT.lock`` (a :class:`filelock.FileLock`) for the whole sweep; a second sweep on OUT fails at once."""
+    from filelock import FileLock, Timeout
+
+    lock_path = out.with_name(out.name + ".lock")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        lock = FileLock(str(lock_path))
+        lock.acquire(timeout=0)
+    except Timeout:
+        raise SweepLocked(f"{out}: another neurosim sweep is writing it (it holds {lock_path}); wait for it to "
+                          "finish, or give another --out") from None
+    except OSError as exc:
+        raise SpecError(f"{out}: cannot lock {lock_path} ({exc.strerror or exc})") from None
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 def _run_dask(groups, scheduler, record):
@@ -180,6 +297,12 @@ def sweep(
     on_rows : called in this process with each finished group's rows after
         they are recorded (a hook for progress or tests).
 
+    The sweep holds ``OUT.lock`` (a :class:`filelock.FileLock`) while it runs: a
+    second sweep on the same ``out`` raises :class:`SweepLocked` at once. Run from
+    the main thread, SIGINT and SIGTERM stop it within seconds: the workers are
+    terminated, the finished rows are written to ``out`` and :class:`SweepInterrupted`
+    is raised. Workers end when this process ends, even by SIGKILL.
+
     Returns
     -------
     One row per point: ``point_id``, ``sim_id``, ``arch_file``, ``arch.<key>``
@@ -189,6 +312,12 @@ def sweep(
     """
     sw = spec if isinstance(spec, Sweep) else load_sweep(spec, root)
     out = Path(out)
+    with _locked(out), _signals_interrupt(out):
+        return _sweep_locked(sw, out, workers, scheduler, retry_errors, progress, on_rows)
+
+
+def _sweep_locked(sw: Sweep, out: Path, workers, scheduler, retry_errors, progress, on_rows) -> pd.DataFrame:
+    remove_stale_temp(out)  # left by a sweep killed while writing; no other sweep writes here (the lock)
     done = read_results(out)
     if not done.empty:
         keep = done["status"] == STATUS_OK if retry_errors else np.ones(len(done), bool)
@@ -221,6 +350,10 @@ def sweep(
                 _run_dask(todo_groups, scheduler, record)
             else:
                 _run_local(todo_groups, workers, record)
+    except SweepInterrupted:
+        writer.flush()
+        consolidate(out, order)  # what is finished, in OUT; a rerun resumes from it
+        raise
     finally:
         writer.flush()
         if bar is not None:

@@ -61,20 +61,40 @@ class _PartWriter:
         self.last = time.monotonic()
 
 
+def remove_stale_temp(out: str | Path) -> None:
+    """Remove the temporary files of writes that never finished (a sweep killed mid-write)."""
+    out = Path(out)
+    stale = list(out.parent.glob(f".{out.name}.*.tmp"))
+    folder = parts_dir(out)
+    if folder.is_dir():
+        stale += folder.glob(".part-*.tmp")
+    for p in stale:
+        p.unlink(missing_ok=True)
+
+
 def read_results(out: str | Path) -> pd.DataFrame:
     """The rows of ``OUT`` and of any part files not yet consolidated; the last row of a point wins."""
     out = Path(out)
     frames = []
     if out.is_file():
-        frames.append(pd.read_parquet(out))
+        frames.append(_read_parquet(out))
     folder = parts_dir(out)
     if folder.is_dir():
-        frames.extend(pd.read_parquet(p) for p in sorted(folder.glob("part-*.parquet")))
+        frames.extend(_read_parquet(p) for p in sorted(folder.glob("part-*.parquet")))
     frames = [f for f in frames if len(f)]
     if not frames:
         return pd.DataFrame()
     df = pd.concat(frames, ignore_index=True)
     return df.drop_duplicates("point_id", keep="last").reset_index(drop=True)
+
+
+def _read_parquet(path: Path) -> pd.DataFrame:
+    try:
+        return pd.read_parquet(path)
+    except (OSError, ValueError) as exc:  # pyarrow's ArrowInvalid is a ValueError
+        problem = " ".join(str(exc).split())[:120]
+        raise ValueError(f"{path}: not a readable results parquet ({problem}); move it away, or give another "
+                         "--out") from None
 
 
 def consolidate(out: str | Path, order: list[str] | None = None) -> pd.DataFrame:

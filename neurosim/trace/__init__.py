@@ -17,9 +17,12 @@ from neurosim.trace.format import (
     LayerTrace,
     Trace,
     TraceError,
+    check_meta,
     load_trace,
     read_meta,
     save_trace,
+    validate_arrays,
+    validate_trace,
 )
 from neurosim.trace.stats import dense_macs_per_token, summary, synops_per_step
 from neurosim.trace.stream import EventStream
@@ -35,6 +38,7 @@ __all__ = [
     "LayerTrace",
     "Trace",
     "TraceError",
+    "check_meta",
     "check_trace",
     "dense_macs_per_token",
     "load_trace",
@@ -44,4 +48,6 @@ __all__ = [
     "synops_per_step",
     "synthetic",
     "trace_from_arrays",
+    "validate_arrays",
+    "validate_trace",
 ]

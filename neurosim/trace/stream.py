@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import os
-import zipfile
 from pathlib import Path
 
 import numpy as np
 
-from neurosim.trace.format import TraceError, _packed_width
+from neurosim.spec import shown_path
+from neurosim.trace.format import TraceError, _Member, _open_archive, _packed_width, check_padding
 
 
 class EventStream:
@@ -19,36 +19,43 @@ class EventStream:
     ``read(first, stop)`` returns the fired matrix (uint8 ``[stop-first, sum(H)]``,
     layers side by side) of steps ``first <= t < stop``; windows must move forward
     (``first`` may reach back into the previous window, ``stop`` only grows).
+
+    The members go through the same checked reader as :func:`~neurosim.trace.load_trace`:
+    headers against member sizes, dtype and shape, padding bits of every row read, and
+    zip, CRC and decompression errors, each a one-line :class:`TraceError`.
     """
 
     def __init__(self, path: str | os.PathLike, hidden_sizes: list[int], n_tokens: int):
-        from numpy.lib import format as npformat
-
         self.path = Path(path)
         self.hidden_sizes = list(hidden_sizes)
         self.n_tokens = n_tokens
-        self._zip = zipfile.ZipFile(self.path)
-        self._files = []
-        for l, H in enumerate(self.hidden_sizes):
-            f = self._zip.open(f"layer{l}_events.npy")
-            version = npformat.read_magic(f)
-            read_header = npformat.read_array_header_1_0 if version == (1, 0) else npformat.read_array_header_2_0
-            shape, fortran, dtype = read_header(f)
-            if dtype != np.uint8 or fortran or len(shape) != 2 or shape[1] != _packed_width(H):
-                raise TraceError(f"layer{l}_events: dtype {dtype} shape {shape}, expected uint8 [T, {_packed_width(H)}]")
-            self._files.append(f)
+        self._where = f"{shown_path(self.path)}: "
+        self._zip = _open_archive(self.path)
+        self._members: list[_Member] = []
+        try:
+            for l, H in enumerate(self.hidden_sizes):
+                width = _packed_width(H)
+                member = _Member(self._zip, f"layer{l}_events", self._where)
+                self._members.append(member)
+                if (member.dtype != np.uint8 or member.fortran or len(member.shape) != 2
+                        or member.shape[1] != width or member.shape[0] < n_tokens):
+                    raise member.error(f"dtype {member.dtype} shape {member.shape}, allowed: uint8 "
+                                       f"[T >= {n_tokens}, {width}] in C order")
+        except BaseException:
+            self.close()
+            raise
+        self._rows_read = 0
         self._buf = np.zeros((0, sum(self.hidden_sizes)), dtype=np.uint8)
         self._buf_first = 0
 
     def _read_rows(self, n: int) -> np.ndarray:
         parts = []
-        for f, H in zip(self._files, self.hidden_sizes):
+        for l, (member, H) in enumerate(zip(self._members, self.hidden_sizes)):
             width = _packed_width(H)
-            raw = f.read(n * width)
-            if len(raw) != n * width:
-                raise TraceError(f"{self.path.name}: events end before step {self.n_tokens}")
-            packed = np.frombuffer(raw, dtype=np.uint8).reshape(n, width)
+            packed = np.frombuffer(member.read_bytes(n * width), dtype=np.uint8).reshape(n, width)
+            check_padding(f"layer{l}_events", packed, H, self._where, self._rows_read)
             parts.append(np.unpackbits(packed, axis=1, count=H))
+        self._rows_read += n
         return np.concatenate(parts, axis=1)
 
     def read(self, first: int, stop: int) -> np.ndarray:
@@ -65,8 +72,8 @@ class EventStream:
         return out
 
     def close(self) -> None:
-        for f in self._files:
-            f.close()
+        for member in self._members:
+            member.close()
         self._zip.close()
 
     def __enter__(self):

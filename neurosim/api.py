@@ -140,7 +140,8 @@ def run(
             raise EngineError(f"readout: got {readout!r}; allowed: {list(READOUTS)}")
         if gpu_options.get("include_readout") is None:  # the same scope as on a chip
             gpu_options["include_readout"] = readout == "chip" and has_readout(trace)
-        return simulate_gpu(arch, trace, batch=batch, **gpu_options)
+        result = simulate_gpu(arch, trace, batch=batch, **gpu_options)
+        return replace(result, meta={**result.meta, **_spec_meta(arch)})
     if gpu_options:
         raise EngineError(f"options {sorted(gpu_options)}: only GPU specs take them")
     if batch != 1:
@@ -266,7 +267,13 @@ def _mapping_meta(arch: ChipArch, mapping, policy: str, engine: str, network, tr
         "pipeline": arch.pipeline,
         "synapse_format": arch.cores.synapse_format,
         "engine": engine,
+        **_spec_meta(arch),
     }
+
+
+def _spec_meta(arch) -> dict:
+    """The whole architecture spec as run (after ``base:`` and overrides): the report's provenance."""
+    return {"arch_spec": arch.model_dump(mode="json")}
 
 
 def _window(trace: Trace, network, mapping, arch: ChipArch, arrays, start: int, window: int, engine: str):

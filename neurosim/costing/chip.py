@@ -146,7 +146,7 @@ def _layer_energy_pj(synops, active, received, inactive, arch: ChipArch) -> floa
                  + (active + received + inactive) * state_bytes * e.state_access_per_byte)
 
 
-def _recost_layers(layers: list[dict], arch: ChipArch) -> list[dict]:
+def recost_layers(layers: list[dict], arch: ChipArch) -> list[dict]:
     """``layers`` with each layer's energy per token priced on ``arch``."""
     return [{**row, "energy_pj_per_token": _layer_energy_pj(
         row["synops_per_token"], row["updates_active_per_token"], row["updates_received_per_token"],
@@ -296,6 +296,7 @@ def recost(result: Result, arch: ChipArch) -> Result:
     # the per-step energies need the per-step counts, which a Result does not keep: they are dropped
     arrays = {k: v for k, v in result.arrays.items() if k != "step_energy_pj"}
     power = e.total_pj * 1e-12 / result.time_s_per_token
-    return replace(result, arch=arch.name, energy_pj_per_token=e.total_pj, energy_breakdown_pj_per_token=e.breakdown_pj,
-                   intervals=intervals, layers=_recost_layers(result.layers, arch), arrays=arrays,
+    meta = {**result.meta, "arch_spec": arch.model_dump(mode="json")} if "arch_spec" in result.meta else result.meta
+    return replace(result, arch=arch.name, meta=meta, energy_pj_per_token=e.total_pj, energy_breakdown_pj_per_token=e.breakdown_pj,
+                   intervals=intervals, layers=recost_layers(result.layers, arch), arrays=arrays,
                    power_w_mean=power if result.power_w_mean is not None else None, power_w_peak=None)

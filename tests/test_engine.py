@@ -534,3 +534,52 @@ def test_received_kernel_equals_its_numpy_twin(seed):
     want = received_reference(arrays.layer_offsets, arrays.receive_masks, arrays.input_reach, fired)
     np.testing.assert_array_equal(received_matrix(arrays, fired), want)
     assert 0 < want.mean() < 1
+
+
+@pytest.mark.parametrize("multicast, pipeline, fmt, policy", GRID[::3])
+def test_inside_a_run_agrees_and_adds_up(multicast, pipeline, fmt, policy):
+    """Per-step counters, per-link flits and per-layer counts: numba == simpy, the bound engine's non-timing
+    figures equal theirs, and each adds up to the run's totals."""
+    from neurosim.engine import layout
+
+    trace, network, mapping, arch = _case(3, multicast, pipeline, fmt, policy)
+    trace = replace(trace, readout_w_mask=np.random.default_rng(1).random((9, 13)) < 0.5)
+    network = build_network(trace, "chip")
+    arch = make_arch(noc__multicast=multicast, cores__synapse_format=fmt, pipeline=pipeline, **NEW_RULES)
+    mapping = map_network(network, arch, policy=policy, min_cores=8)
+    runs = {b: simulate(trace, network, mapping, arch, backend=b) for b in ("numba", "simpy", "bound")}
+    fast, ref, bound = runs["numba"], runs["simpy"], runs["bound"]
+    np.testing.assert_array_equal(fast.step_counts, ref.step_counts)
+    for run in runs.values():
+        np.testing.assert_array_equal(run.link_flits, fast.link_flits)
+        np.testing.assert_array_equal(run.layer_counts, fast.layer_counts)
+    timing = {"spike_phase_cycles", "total_cycles", "link_wait_cycles", "core_wait_cycles"}
+    for k, name in enumerate(layout.COUNTER_NAMES):
+        assert fast.step_counts[:, k].sum() == fast.counts[name]
+        if name not in timing:
+            np.testing.assert_array_equal(bound.step_counts[:, k], fast.step_counts[:, k])
+    np.testing.assert_array_equal(fast.step_counts[:, layout.TOTAL_CYCLES], fast.step_cycles)
+    n = arch.cores.count
+    assert fast.link_flits[:2 * n].sum() == fast.counts["flits_local"]
+    assert fast.link_flits[2 * n:].sum() == fast.counts["flit_hops_x"] + fast.counts["flit_hops_y"]
+    assert fast.layer_counts[:, layout.LC_SYNOPS].sum() == fast.counts["synops"]
+    assert fast.layer_counts[-1, layout.LC_SYNOPS] > 0  # the readout's synapses
+    assert fast.counts["core_busy_cycles"] == fast.core_busy_cycles.sum()
+
+
+def test_a_run_that_would_overflow_int64_is_refused():
+    """The spec limits keep one step below 2**62; a run total beyond 2**62 (in the kernel or when chunks are
+    added) is a one-line error instead of a wrapped, negative figure."""
+    from neurosim.engine import KernelOutput, _add_part
+    from neurosim.engine import layout as L
+    from neurosim.engine.steps import close_step
+
+    counters = np.zeros(L.N_COUNTERS, dtype=np.int64)
+    counters[L.TOTAL_CYCLES] = 2**62 - 5
+    with pytest.raises(ValueError, match="exceed 2\\*\\*62"):
+        close_step(counters, 3, 2, 1)
+    assert close_step(counters, 3, 1, 1) == 5 and counters[L.TOTAL_CYCLES] == 2**62
+    part = KernelOutput(counters.copy(), np.zeros(1, np.int64), np.zeros(2, np.int64),
+                        np.zeros((1, L.N_COUNTERS), np.int64), np.zeros(3, np.int64), np.zeros((1, 5), np.int64))
+    with pytest.raises(EngineError, match="exceed 2\\*\\*62"):
+        _add_part(part, part)

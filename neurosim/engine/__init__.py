@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, replace
+from typing import NamedTuple
 
 import numpy as np
 
@@ -40,6 +41,17 @@ class EngineError(ValueError):
     """Bad engine arguments."""
 
 
+class KernelOutput(NamedTuple):
+    """What a kernel (or the SimPy model) returns for a range of timesteps."""
+
+    counters: np.ndarray  # int64 [N_COUNTERS]
+    step_cycles: np.ndarray  # int64 [n_steps]
+    core_busy_cycles: np.ndarray  # int64 [n_cores]
+    step_counts: np.ndarray  # int64 [n_steps, N_COUNTERS]: each step's counters
+    link_flits: np.ndarray  # int64 [n_links]: flits over each link id (neurosim.engine.layout)
+    layer_counts: np.ndarray  # int64 [L, N_LAYER_COUNTS]: per layer, the readout last
+
+
 @dataclass(frozen=True)
 class EngineRun:
     """What happened while tokens ``token_begin <= t < token_end`` were replayed."""
@@ -52,6 +64,9 @@ class EngineRun:
     n_layers: int
     pipelined: bool
     simulate_s: float = 0.0
+    step_counts: np.ndarray | None = None  # int64 [n_steps, N_COUNTERS]: each step's counters
+    link_flits: np.ndarray | None = None  # int64 [n_links]: flits over each link id (neurosim.engine.layout)
+    layer_counts: np.ndarray | None = None  # int64 [L, N_LAYER_COUNTS] (layout.LAYER_COUNT_NAMES), the readout last
 
     @property
     def tokens(self) -> int:
@@ -132,13 +147,14 @@ def run_kernel(
             t = arrays.bound
             return bound_steps(
                 fired, received, first_tok, token_begin, token_end, a, b,
-                arrays.layer_offsets, arrays.layer_gates, arrays.n_event_layers, arrays.unit_core,
+                arrays.layer_offsets, arrays.layer_gates, arrays.n_event_layers, arrays.unit_layer, arrays.unit_core,
                 arrays.units_per_layer_core, arrays.spike_totals, t.core_ptr, t.core_rows, t.link_ptr, t.link_rows,
                 t.first_in, t.first_out, arrays.params,
             )
         return simulate_steps(
             fired, received, first_tok, token_begin, token_end, a, b,
-            arrays.layer_offsets, arrays.layer_gates, arrays.n_event_layers, arrays.unit_core, arrays.out_ptr,
+            arrays.layer_offsets, arrays.layer_gates, arrays.n_event_layers, arrays.unit_layer, arrays.unit_core,
+            arrays.out_ptr,
             arrays.units_per_layer_core, arrays.entry_table, arrays.spike_totals, arrays.route_hop, arrays.tree_ptr,
             arrays.tree, arrays.params,
         )
@@ -166,18 +182,31 @@ def run_kernel(
         from tqdm import tqdm
 
         parts = tqdm(parts, total=len(starts), desc="simulating", unit="chunk", leave=False)
-    counters = np.zeros(K.N_COUNTERS, dtype=np.int64)
-    busy = np.zeros(arrays.params[K.P_N_CORES], dtype=np.int64)
-    step_cycles = []
+    total = None
     try:
-        for c, sc, cb in parts:
-            counters += c
-            step_cycles.append(sc)
-            busy += cb
+        for part in parts:
+            total = _add_part(total, part)
     finally:
         if pool is not None:
             pool.shutdown(cancel_futures=True)
-    return counters, np.concatenate(step_cycles), busy
+    return total
+
+
+def _add_part(total: KernelOutput | None, part: tuple) -> KernelOutput:
+    """Chunks in order: counters, busy cycles, link flits and layer counts add up, per-step arrays concatenate."""
+    part = KernelOutput(*part)
+    if total is None:
+        return part
+    if int(total.counters.max()) > 2**62 - int(part.counters.max()):  # int64 sums wrap silently
+        raise EngineError("engine: the run's counters would exceed 2**62; simulate fewer tokens per run")
+    return KernelOutput(
+        counters=total.counters + part.counters,
+        step_cycles=np.concatenate([total.step_cycles, part.step_cycles]),
+        core_busy_cycles=total.core_busy_cycles + part.core_busy_cycles,
+        step_counts=np.concatenate([total.step_counts, part.step_counts]),
+        link_flits=total.link_flits + part.link_flits,
+        layer_counts=total.layer_counts + part.layer_counts,
+    )
 
 
 def simulate(
@@ -224,22 +253,23 @@ def simulate(
         arrays = arrays if arrays is not None else build_arrays(network, mapping, arch)
         if backend == "bound" and arrays.bound is None:
             arrays = replace(arrays, bound=bound_tables(arrays, arch))
-        counters, step_cycles, busy = run_kernel(arrays, trace, token_begin, token_end, chunk_steps, steps, progress,
-                                                threads, events, backend)
+        out = run_kernel(arrays, trace, token_begin, token_end, chunk_steps, steps, progress, threads, events,
+                         backend)
     else:
         if steps is not None or events is not None:
             raise EngineError("backend: 'simpy' replays whole in-memory traces only; use 'numba' or 'bound'")
         from neurosim.engine.reference import simulate_reference
 
-        counters, step_cycles, busy = simulate_reference(trace, network, mapping, arch, token_begin, token_end)
+        out = KernelOutput(*simulate_reference(trace, network, mapping, arch, token_begin, token_end))
     elapsed = time.perf_counter() - t0
     skip = WAIT_COUNTERS if backend == "bound" else ()
-    counts = {name: int(counters[i]) for i, name in enumerate(K.COUNTER_NAMES) if name not in skip}
-    counts["core_busy_cycles"] = int(np.asarray(busy, dtype=np.int64).sum())  # summed over cores (busy energy)
     return EngineRun(
-        counts=counts,
-        step_cycles=np.asarray(step_cycles, dtype=np.int64),
-        core_busy_cycles=np.asarray(busy, dtype=np.int64),
+        counts={name: int(out.counters[i]) for i, name in enumerate(K.COUNTER_NAMES) if name not in skip},
+        step_cycles=np.asarray(out.step_cycles, dtype=np.int64),
+        core_busy_cycles=np.asarray(out.core_busy_cycles, dtype=np.int64),
+        step_counts=out.step_counts,
+        link_flits=out.link_flits,
+        layer_counts=out.layer_counts,
         token_begin=token_begin,
         token_end=token_end,
         n_layers=network.n_layers,
@@ -248,4 +278,5 @@ def simulate(
     )
 
 
-__all__ = ["BACKENDS", "WAIT_COUNTERS", "EngineError", "EngineRun", "build_arrays", "run_kernel", "simulate"]
+__all__ = ["BACKENDS", "WAIT_COUNTERS", "EngineError", "EngineRun", "KernelOutput", "build_arrays", "run_kernel",
+           "simulate"]

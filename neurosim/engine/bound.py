@@ -10,6 +10,7 @@ from numba import njit
 
 from neurosim.engine.layout import (
     N_COUNTERS,
+    N_LAYER_COUNTS,
     N_SPIKE_TOTALS,
     P_BARRIER,
     P_FLITS,
@@ -29,7 +30,15 @@ from neurosim.engine.layout import (
     ST_INJECTED,
 )
 from neurosim.engine.spike_phase import add_spike, count_spikes
-from neurosim.engine.steps import close_step, finish_sends, senders, token_in_step, update_phase
+from neurosim.engine.steps import (
+    close_step,
+    count_layer_synops,
+    finish_sends,
+    record_step,
+    senders,
+    token_in_step,
+    update_phase,
+)
 
 
 @njit(cache=True, inline="always")
@@ -62,6 +71,7 @@ def bound_steps(
     layer_offsets,
     layer_gates,
     n_event_layers,
+    unit_layer,
     unit_core,
     units_per_layer_core,
     spike_totals,
@@ -109,8 +119,12 @@ def bound_steps(
     n_steps = max(0, step_end - step_begin)
     n_mesh = 4 * p[P_MESH_X] * p[P_MESH_Y]
     counters = np.zeros(N_COUNTERS, dtype=np.int64)
+    previous = np.zeros(N_COUNTERS, dtype=np.int64)
     step_cycles = np.zeros(n_steps, dtype=np.int64)
+    step_counts = np.zeros((n_steps, N_COUNTERS), dtype=np.int64)
     core_busy = np.zeros(n_cores, dtype=np.int64)
+    link_flits = np.zeros(2 * n_cores + n_mesh, dtype=np.int64)
+    layer_counts = np.zeros((n_layers, N_LAYER_COUNTS), dtype=np.int64)
     sel = np.zeros(n_units, dtype=np.int64)
     active_units = np.empty(n_units, dtype=np.int64)
     fired_on_core = np.zeros(n_cores, dtype=np.int64)
@@ -139,6 +153,7 @@ def bound_steps(
         n_active = senders(s, pipelined, token_begin, token_end, fired, fired_first_token, layer_offsets,
                            n_event_layers, sel, active_units)
         counters[SPIKES] += n_active
+        count_layer_synops(n_active, active_units, sel, unit_layer, spike_totals, layer_counts)
         first = 0
         if token_in_step(s, 0, n_layers, pipelined, token_begin, token_end) >= 0:
             first = n_inputs  # active_units starts with every input unit, each sending ff only
@@ -173,12 +188,16 @@ def bound_steps(
                 last_ready = spike_cycles * with_packet[c] + send_cycles * injected[c]
                 phase_end = max(phase_end, max((injected[c] - 1) * flits, last_ready) + first_out[c])
             core_busy[c] += work
+            link_flits[c] += injected[c] * flits  # injection link
+            link_flits[n_cores + c] += n_received * flits  # ejection link
         for link in range(n_mesh):
             phase_end = max(phase_end, load[link] * flits)
+            link_flits[2 * n_cores + link] += load[link] * flits
         count_spikes(counters, acc, flits, acc[ST_DELIVERED], 0, 0)
         phase_end = finish_sends(send_work, core_busy, counters, phase_end)
         update_end = update_phase(s, pipelined, token_begin, token_end, fired, received, fired_first_token,
                                   layer_offsets, layer_gates, n_event_layers, unit_core, units_per_layer_core, p,
-                                  fired_on_core, received_on_core, update_cycles, core_busy, counters)
+                                  fired_on_core, received_on_core, update_cycles, core_busy, counters, layer_counts)
         step_cycles[si] = close_step(counters, phase_end, p[P_BARRIER], update_end)
-    return counters, step_cycles, core_busy
+        record_step(counters, previous, step_counts, si, core_busy)
+    return counters, step_cycles, core_busy, step_counts, link_flits, layer_counts

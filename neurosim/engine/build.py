@@ -22,6 +22,7 @@ class EngineArrays:
 
     layer_offsets: np.ndarray
     layer_gates: np.ndarray  # int64 [L]: compartments per unit of each layer
+    unit_layer: np.ndarray  # int64 [n_units]: layer of every unit, -1 for the input units
     n_event_layers: int  # layers whose units fire (the rest: the readout)
     receive_masks: tuple  # per layer: (ff [n_pre, H] bool or None for the dense input, rec [H, H] bool or None)
     receive_bits: tuple  # the same, packed as bitsets (:func:`neurosim.engine.receive.pack_reach`)
@@ -167,6 +168,7 @@ def build_arrays(network: Network, mapping: Mapping, arch: ChipArch, bound: bool
     arrays = EngineArrays(
         layer_offsets=offs.astype(np.int64),
         layer_gates=network.layer_gates(),
+        unit_layer=network.unit_layer(),
         n_event_layers=network.n_event_layers,
         receive_masks=masks,
         receive_bits=tuple(tuple(None if m is None else receive.pack_reach(m) for m in pair) for pair in masks),

@@ -37,13 +37,20 @@ COUNTER_NAMES = (
     "core_wait_cycles",
     "updates_received",
     "send_cycles",
+    "core_busy_cycles",  # summed over cores: sends, synapse work and updates
 )
 (SYNOPS, SYNAPSE_WORK, SYNAPSE_BYTES, PACKETS_SENT, PACKETS_RECEIVED, PACKETS_INJECTED, FLIT_HOPS_X, FLIT_HOPS_Y,
  FLITS_LOCAL, SPIKES, UPDATES_ACTIVE, UPDATES_INACTIVE, BARRIERS, SPIKE_PHASE_CYCLES, UPDATE_PHASE_CYCLES,
- BARRIER_CYCLES, TOTAL_CYCLES, LINK_WAIT_CYCLES, CORE_WAIT_CYCLES, UPDATES_RECEIVED, SEND_CYCLES) = range(21)
+ BARRIER_CYCLES, TOTAL_CYCLES, LINK_WAIT_CYCLES, CORE_WAIT_CYCLES, UPDATES_RECEIVED, SEND_CYCLES,
+ CORE_BUSY_CYCLES) = range(22)
 N_COUNTERS = len(COUNTER_NAMES)
 #: counters that need the packet replay (not reported by the ``bound`` engine)
 WAIT_COUNTERS = ("link_wait_cycles", "core_wait_cycles")
+
+#: columns of ``layer_counts[layer]``: what happened in (or into) each layer, the readout last
+LAYER_COUNT_NAMES = ("synops", "updates_active", "updates_received", "updates_inactive", "update_cycles")
+LC_SYNOPS, LC_UPDATES_ACTIVE, LC_UPDATES_RECEIVED, LC_UPDATES_INACTIVE, LC_UPDATE_CYCLES = range(5)
+N_LAYER_COUNTS = len(LAYER_COUNT_NAMES)
 
 # ----------------------------------------------------------------------------- the integer parameter vector
 PARAM_NAMES = (

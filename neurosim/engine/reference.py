@@ -97,13 +97,25 @@ def hop_cycles(link: tuple, arch: ChipArch) -> int:
     return (flits if whole else 1) + latency(link, arch)
 
 
+def link_id(link: tuple, arch: ChipArch) -> int:
+    """The engine's id of a link (:mod:`neurosim.engine.layout`), written out again here."""
+    n_cores = arch.cores.count
+    if link[0] == "inject":
+        return link[1]
+    if link[0] == "eject":
+        return n_cores + link[1]
+    direction = {"E": 0, "W": 1, "N": 2, "S": 3}[link[0]]
+    return 2 * n_cores + 4 * (link[2] * arch.noc.mesh_x + link[1]) + direction
+
+
 class SpikePhase:
     """One timestep's packets in SimPy: a process per link traversal, links and cores served in arrival order."""
 
-    def __init__(self, arch: ChipArch, count: dict, busy: np.ndarray):
+    def __init__(self, arch: ChipArch, count: dict, busy: np.ndarray, link_flits: np.ndarray):
         self.arch = arch
         self.count = count
         self.busy = busy
+        self.link_flits = link_flits
         self.flits = arch.noc.flits_per_packet
         self.env = simpy.Environment()
         self.link_free: dict[tuple, int] = defaultdict(int)
@@ -118,6 +130,7 @@ class SpikePhase:
         depart = max(ready, self.link_free[hop.link])
         count["link_wait_cycles"] += depart - ready
         self.link_free[hop.link] = depart + self.flits
+        self.link_flits[link_id(hop.link, self.arch)] += self.flits
         yield env.timeout(depart + hop_cycles(hop.link, self.arch) - env.now)
         kind = hop.link[0]
         name = "flits_local" if kind in ("inject", "eject") else ("flit_hops_x" if kind in "EW" else "flit_hops_y")
@@ -183,6 +196,10 @@ def simulate_reference(
     count = defaultdict(int)
     busy = np.zeros(n_cores, dtype=np.int64)
     steps = []
+    step_rows = []
+    link_flits = np.zeros(2 * n_cores + 4 * arch.n_routers, dtype=np.int64)
+    layer_counts = np.zeros((L, len(K.LAYER_COUNT_NAMES)), dtype=np.int64)
+    layer_of = {u: l for l in range(L) for u in range(int(offs[l]), int(offs[l + 1]))}
     first, last = (token_begin, token_end + L - 1) if pipelined else (token_begin * L, token_end * L)
     for s in range(first, last):
         pairs = pairs_in_step(s, L, pipelined, token_begin, token_end)
@@ -211,6 +228,9 @@ def simulate_reference(
                 syn = sum(r[0] for r in rows)
                 if syn == 0:
                     continue
+                for k in kinds[u]:  # ff feeds the next layer, rec the unit's own
+                    if k in table[u][core]:
+                        layer_counts[layer_of.get(u, -1) + (1 if k == FF else 0), 0] += table[u][core][k][0]
                 work = sum(r[1] for r in rows)
                 count["synops"] += syn
                 count["synapse_work"] += work
@@ -237,7 +257,7 @@ def simulate_reference(
         for core, cycles in send_end.items():
             busy[core] += cycles
 
-        spike = SpikePhase(arch, count, busy)
+        spike = SpikePhase(arch, count, busy, link_flits)
         spike.run(roots, dict(send_end))
         end = spike.end
 
@@ -250,14 +270,15 @@ def simulate_reference(
             g = int(network.layer_gates()[l])
             for j, core in enumerate(units):
                 if fired[j]:
-                    count["updates_active"] += g
-                    update[core] += g * cores.neuron_update_cycles_active
+                    state, cycles = "updates_active", cores.neuron_update_cycles_active
                 elif received[j]:
-                    count["updates_received"] += g
-                    update[core] += g * cores.update_cycles_received
+                    state, cycles = "updates_received", cores.update_cycles_received
                 else:
-                    count["updates_inactive"] += g
-                    update[core] += g * cores.neuron_update_cycles_inactive
+                    state, cycles = "updates_inactive", cores.neuron_update_cycles_inactive
+                count[state] += g
+                update[core] += g * cycles
+                layer_counts[l, K.LAYER_COUNT_NAMES.index(state)] += g
+                layer_counts[l, K.LC_UPDATE_CYCLES] += g * cycles
         busy += update
         step = end + barrier + int(update.max())
         count["barriers"] += 1
@@ -265,6 +286,10 @@ def simulate_reference(
         count["barrier_cycles"] += barrier
         count["update_phase_cycles"] += int(update.max())
         count["total_cycles"] += step
+        count["core_busy_cycles"] = int(busy.sum())
         steps.append(step)
+        step_rows.append(np.array([count[name] for name in K.COUNTER_NAMES], dtype=np.int64))
     counters = np.array([count[name] for name in K.COUNTER_NAMES], dtype=np.int64)
-    return counters, np.array(steps, dtype=np.int64), busy
+    cumulative = np.array(step_rows, dtype=np.int64).reshape(-1, K.N_COUNTERS)
+    step_counts = np.diff(cumulative, axis=0, prepend=np.zeros((1, K.N_COUNTERS), dtype=np.int64))
+    return counters, np.array(steps, dtype=np.int64), busy, step_counts, link_flits, layer_counts

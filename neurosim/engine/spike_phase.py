@@ -133,7 +133,7 @@ def _start_receiving(shared, send_free, core_free):
 @njit(cache=True)
 def unicast_phase(n_active, active_units, sel, unit_core, out_ptr, entry_table, spike_totals, route_hop, flits,
                   cost_shift, dst_shift, spike_cycles, send_cycles, shared, send_free, link_free, core_free,
-                  core_busy, rec, tail, acc, counters):
+                  core_busy, rec, tail, acc, counters, link_flits):
     """Spike phase with source replication: one packet per destination core.
 
     A packet is one destination entry; its events are the far ends of the links
@@ -199,6 +199,7 @@ def unicast_phase(n_active, active_units, sel, unit_core, out_ptr, entry_table, 
             free = depart + flits
             rec[REC_FIELDS * tail[slot] + REC_NEXT] = q
             tail[slot] = q
+            link_flits[inj_link] += flits
         link_free[inj_link] = free
         send_free[c] = ready
     _start_receiving(shared, send_free, core_free)
@@ -218,6 +219,7 @@ def unicast_phase(n_active, active_units, sel, unit_core, out_ptr, entry_table, 
             following = rec[rq + REC_NEXT]
             hop = rec[rq + REC_HOP]
             depart = _reserve(link_free, hop & link_mask, now, flits)
+            link_flits[hop & link_mask] += flits
             n_link_wait += depart - now
             arrive = depart + ((hop >> cost_shift) & cost_mask)
             i = rec[rq + REC_POSITION] + 1
@@ -234,6 +236,7 @@ def unicast_phase(n_active, active_units, sel, unit_core, out_ptr, entry_table, 
             rq = REC_FIELDS * q
             hop = rec[rq + REC_HOP]
             depart = _reserve(link_free, hop & link_mask, now, flits)
+            link_flits[hop & link_mask] += flits
             n_link_wait += depart - now
             arrive = depart + ((hop >> cost_shift) & cost_mask)
             dst = (hop >> dst_shift) - 1
@@ -256,7 +259,7 @@ def unicast_phase(n_active, active_units, sel, unit_core, out_ptr, entry_table, 
 @njit(cache=True)
 def multicast_phase(n_active, active_units, sel, unit_core, spike_totals, tree_ptr, tree, flits, cost_shift,
                     dst_shift, spike_cycles, send_cycles, shared, send_free, link_free, core_free, core_busy, e_next,
-                    head, tail, acc, counters):
+                    head, tail, acc, counters, link_flits):
     """Spike phase with in-network multicast: one packet per presynaptic unit.
 
     The packet's copies branch along its tree (:func:`neurosim.engine.routes.multicast_trees`), whose
@@ -291,6 +294,7 @@ def multicast_phase(n_active, active_units, sel, unit_core, spike_totals, tree_p
         # a root is an injection link: never a leaf
         hop = tree[root, TREE_HOP]
         depart = _reserve(link_free, hop & link_mask, ready, flits)
+        link_flits[hop & link_mask] += flits
         n_link_wait += depart - ready
         _calendar_push(head, tail, e_next, (depart + ((hop >> cost_shift) & cost_mask)) & ring, root)
         pending += 1
@@ -308,6 +312,7 @@ def multicast_phase(n_active, active_units, sel, unit_core, spike_totals, tree_p
             for c in range(first, first + tree[e, TREE_N_CHILDREN]):
                 hop = tree[c, TREE_HOP]
                 depart = _reserve(link_free, hop & link_mask, now, flits)
+                link_flits[hop & link_mask] += flits
                 n_link_wait += depart - now
                 arrive = depart + ((hop >> cost_shift) & cost_mask)
                 dst = (hop >> dst_shift) - 1

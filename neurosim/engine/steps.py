@@ -24,7 +24,16 @@ from numba import njit
 from neurosim.engine.layout import (
     BARRIER_CYCLES,
     BARRIERS,
+    CHOICE_FF,
+    CHOICE_REC,
+    CORE_BUSY_CYCLES,
+    LC_SYNOPS,
+    LC_UPDATE_CYCLES,
+    LC_UPDATES_ACTIVE,
+    LC_UPDATES_INACTIVE,
+    LC_UPDATES_RECEIVED,
     N_COUNTERS,
+    N_LAYER_COUNTS,
     N_SPIKE_TOTALS,
     P_BARRIER,
     P_COST_SHIFT,
@@ -48,6 +57,7 @@ from neurosim.engine.layout import (
     SEND_CYCLES,
     SPIKE_PHASE_CYCLES,
     SPIKES,
+    ST_SYNOPS,
     TOTAL_CYCLES,
     UPDATE_PHASE_CYCLES,
     UPDATES_ACTIVE,
@@ -100,10 +110,22 @@ def senders(s, pipelined, token_begin, token_end, fired, fired_first_token, laye
     return n_active
 
 
+@njit(cache=True, inline="always")
+def count_layer_synops(n_active, active_units, sel, unit_layer, spike_totals, layer_counts):
+    """Synops into each layer: a unit's ff projection feeds the next layer, its rec projection its own."""
+    for a in range(n_active):
+        u = active_units[a]
+        su = sel[u]
+        if su & SEL_FF:
+            layer_counts[unit_layer[u] + 1, LC_SYNOPS] += spike_totals[u, CHOICE_FF, ST_SYNOPS]
+        if su & SEL_REC:
+            layer_counts[unit_layer[u], LC_SYNOPS] += spike_totals[u, CHOICE_REC, ST_SYNOPS]
+
+
 @njit(cache=True)
 def update_phase(s, pipelined, token_begin, token_end, fired, received, fired_first_token, layer_offsets,
                  layer_gates, n_event_layers, unit_core, units_per_layer_core, p, fired_on_core, received_on_core,
-                 update_cycles, core_busy, counters):
+                 update_cycles, core_busy, counters, layer_counts):
     """Neuron updates of the layers active in timestep ``s``; the slowest core's cycles.
 
     ``received[row, j]`` is 1 where layer unit ``j`` received input for the token of ``row``.
@@ -136,13 +158,29 @@ def update_phase(s, pipelined, token_begin, token_end, fired, received, fired_fi
             counters[UPDATES_ACTIVE] += g * n_fire
             counters[UPDATES_RECEIVED] += g * n_received
             counters[UPDATES_INACTIVE] += g * n_rest
-            update_cycles[c] += g * (n_fire * p[P_UPD_ACTIVE] + n_received * p[P_UPD_RECEIVED]
-                                     + n_rest * p[P_UPD_INACTIVE])
+            layer_counts[l, LC_UPDATES_ACTIVE] += g * n_fire
+            layer_counts[l, LC_UPDATES_RECEIVED] += g * n_received
+            layer_counts[l, LC_UPDATES_INACTIVE] += g * n_rest
+            cycles = g * (n_fire * p[P_UPD_ACTIVE] + n_received * p[P_UPD_RECEIVED] + n_rest * p[P_UPD_INACTIVE])
+            layer_counts[l, LC_UPDATE_CYCLES] += cycles
+            update_cycles[c] += cycles
     update_end = 0
     for c in range(n_cores):
         core_busy[c] += update_cycles[c]
         update_end = max(update_end, update_cycles[c])
     return update_end
+
+
+@njit(cache=True, inline="always")
+def record_step(counters, previous, step_counts, si, core_busy):
+    """Close the step's counters: the busy total, then this step's row of ``step_counts``."""
+    busy = 0
+    for c in range(core_busy.shape[0]):
+        busy += core_busy[c]
+    counters[CORE_BUSY_CYCLES] = busy
+    for k in range(counters.shape[0]):
+        step_counts[si, k] = counters[k] - previous[k]
+        previous[k] = counters[k]
 
 
 @njit(cache=True, inline="always")
@@ -156,14 +194,21 @@ def finish_sends(send_free, core_busy, counters, phase_end):
     return phase_end
 
 
+#: a run's cycle total may grow to this; a step (at most 2**62 by the spec limits) then still fits in int64
+RUN_CYCLES_LIMIT = 2**62
+
+
 @njit(cache=True, inline="always")
 def close_step(counters, phase_end, barrier, update_end):
-    """Count a step's phases (spike, barrier, update) and return its cycles."""
+    """Count a step's phases (spike, barrier, update) and return its cycles; refuse a total int64 cannot hold."""
+    step = phase_end + barrier + update_end
+    if step < 0 or counters[TOTAL_CYCLES] > RUN_CYCLES_LIMIT - step:
+        raise ValueError("engine: the run's cycle count would exceed 2**62; simulate fewer tokens per run "
+                            "(chunks add up outside the kernel) or lower the spec's cycle costs")
     counters[BARRIERS] += 1
     counters[SPIKE_PHASE_CYCLES] += phase_end
     counters[BARRIER_CYCLES] += barrier
     counters[UPDATE_PHASE_CYCLES] += update_end
-    step = phase_end + barrier + update_end
     counters[TOTAL_CYCLES] += step
     return step
 
@@ -180,6 +225,7 @@ def simulate_steps(
     layer_offsets,
     layer_gates,
     n_event_layers,
+    unit_layer,
     unit_core,
     out_ptr,
     units_per_layer_core,
@@ -210,6 +256,8 @@ def simulate_steps(
         Compartments per unit of each layer.
     n_event_layers : int
         Layers whose units fire; the layers after them (the readout) never do.
+    unit_layer : int64 [n_units]
+        Layer of every unit (-1 for the input units).
     unit_core : int64 [n_units]
     out_ptr : int64 [n_units + 1], CSR over presynaptic units of their destination entries.
     units_per_layer_core : int64 [L, n_cores]
@@ -230,6 +278,9 @@ def simulate_steps(
     counters : int64 [N_COUNTERS]
     step_cycles : int64 [n_steps]
     core_busy_cycles : int64 [n_cores]
+    step_counts : int64 [n_steps, N_COUNTERS], each step's counters
+    link_flits : int64 [n_links], flits that crossed each link
+    layer_counts : int64 [L, N_LAYER_COUNTS]
     """
     n_units = layer_offsets[layer_offsets.shape[0] - 1]
     n_cores = p[P_N_CORES]
@@ -240,8 +291,13 @@ def simulate_steps(
     n_steps = max(0, step_end - step_begin)
 
     counters = np.zeros(N_COUNTERS, dtype=np.int64)
+    previous = np.zeros(N_COUNTERS, dtype=np.int64)
     step_cycles = np.zeros(n_steps, dtype=np.int64)
+    step_counts = np.zeros((n_steps, N_COUNTERS), dtype=np.int64)
     core_busy = np.zeros(n_cores, dtype=np.int64)
+    n_link_ids = n_links(n_cores, p[P_MESH_X] * p[P_MESH_Y])
+    link_flits = np.zeros(n_link_ids, dtype=np.int64)
+    layer_counts = np.zeros((layer_offsets.shape[0] - 1, N_LAYER_COUNTS), dtype=np.int64)
 
     sel = np.zeros(n_units, dtype=np.int64)
     active_units = np.empty(n_units, dtype=np.int64)
@@ -266,6 +322,7 @@ def simulate_steps(
         n_active = senders(s, pipelined, token_begin, token_end, fired, fired_first_token, layer_offsets,
                            n_event_layers, sel, active_units)
         counters[SPIKES] += n_active
+        count_layer_synops(n_active, active_units, sel, unit_layer, spike_totals, layer_counts)
         link_free[:] = 0
         core_free[:] = 0
         # Calendars are rings of buckets: an event is at most (a core's send work) + flits x (items on
@@ -298,15 +355,16 @@ def simulate_steps(
             phase_end = multicast_phase(
                 n_active, active_units, sel, unit_core, spike_totals, tree_ptr, tree, flits, p[P_COST_SHIFT],
                 p[P_DST_SHIFT], p[P_SPIKE], p[P_SEND], shared, send_free, link_free, core_free, core_busy, e_next,
-                head, tail, acc, counters)
+                head, tail, acc, counters, link_flits)
         else:
             phase_end = unicast_phase(
                 n_active, active_units, sel, unit_core, out_ptr, entry_table, spike_totals, route_hop, flits,
                 p[P_COST_SHIFT], p[P_DST_SHIFT], p[P_SPIKE], p[P_SEND], shared, send_free, link_free, core_free,
-                core_busy, rec, tail, acc, counters)
+                core_busy, rec, tail, acc, counters, link_flits)
         phase_end = finish_sends(send_free, core_busy, counters, phase_end)
         update_end = update_phase(s, pipelined, token_begin, token_end, fired, received, fired_first_token,
                                   layer_offsets, layer_gates, n_event_layers, unit_core, units_per_layer_core, p,
-                                  fired_on_core, received_on_core, update_cycles, core_busy, counters)
+                                  fired_on_core, received_on_core, update_cycles, core_busy, counters, layer_counts)
         step_cycles[si] = close_step(counters, phase_end, p[P_BARRIER], update_end)
-    return counters, step_cycles, core_busy
+        record_step(counters, previous, step_counts, si, core_busy)
+    return counters, step_cycles, core_busy, step_counts, link_flits, layer_counts

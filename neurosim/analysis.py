@@ -262,7 +262,9 @@ def plot_core_load(result, path) -> Path:
     load = router_load(result) / result.tokens
     my, mx = load.shape
     fig, ax = plt.subplots(figsize=(min(9.0, 1.2 + 0.55 * mx + 1.4), min(8.0, 1.2 + 0.55 * my)))
-    im = ax.imshow(load, origin="lower", cmap="magma", vmin=0)
+    cmap = plt.get_cmap("viridis").copy()
+    cmap.set_bad("0.93")  # idle routers: light grey, not the colour of a small load
+    im = ax.imshow(np.ma.masked_equal(load, 0), origin="lower", cmap=cmap, vmin=0, vmax=max(load.max(), 1e-12))
     if mx * my <= 256:
         ax.set_xticks(range(mx))
         ax.set_yticks(range(my))
@@ -270,7 +272,7 @@ def plot_core_load(result, path) -> Path:
     ax.set_ylabel("router y")
     fig.colorbar(im, ax=ax, label="busy cycles per token (router's cores)")
     used = int((load > 0).sum())
-    ax.set_title(f"Core load: {used}/{mx * my} routers busy", fontsize=9)
+    ax.set_title(f"Core load: {used}/{mx * my} routers busy (grey: idle)", fontsize=9)
     return _save(fig, path)
 
 
@@ -284,8 +286,7 @@ def plot_link_load(result, path) -> Path:
     flits = mesh_link_flits(result) / result.tokens
     my, mx, _ = flits.shape
     load = router_load(result) / result.tokens
-    fig, ax = plt.subplots(figsize=(min(9.0, 1.6 + 0.6 * mx + 1.4), min(8.0, 1.4 + 0.6 * my)))
-    ax.imshow(load > 0, origin="lower", cmap="Greys", vmin=0, vmax=4, alpha=0.6)  # routers with busy cores shaded
+    fig, ax = plt.subplots(figsize=(min(11.0, 2.6 + 0.9 * mx), min(9.0, 1.5 + 0.9 * my)))
     off = 0.12  # the two directions of a link side by side
     segments, values = [], []
     step = {0: (1, 0), 1: (-1, 0), 2: (0, 1), 3: (0, -1)}  # EAST, WEST, NORTH, SOUTH
@@ -307,11 +308,18 @@ def plot_link_load(result, path) -> Path:
     ax.add_collection(LineCollection([s for s, k in zip(segments, shown) if not k], colors="0.85", linewidths=0.5))
     if shown.any():
         ax.add_collection(LineCollection([s for s, k in zip(segments, shown) if k], colors=cmap(norm(values[shown])),
-                                         linewidths=0.8 + 4.0 * values[shown] / top))
-    ax.scatter(*np.meshgrid(range(mx), range(my)), s=12, color="k", zorder=3)
+                                         linewidths=1.2 + 4.5 * values[shown] / top))
+    gx, gy = np.meshgrid(range(mx), range(my))
+    busy = load > 0
+    ax.scatter(gx[busy], gy[busy], s=60, marker="s", color="0.25", zorder=3, label="router with busy cores")
+    ax.scatter(gx[~busy], gy[~busy], s=40, marker="s", facecolors="white", edgecolors="0.5", zorder=3,
+               label="idle router")
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(0.0, -0.12), ncol=2, frameon=False)
     ax.set_xlim(-0.6, mx - 0.4)
     ax.set_ylim(-0.6, my - 0.4)
     ax.set_aspect("equal")
+    ax.set_xticks(range(mx))
+    ax.set_yticks(range(my))
     ax.set_xlabel("router x")
     ax.set_ylabel("router y")
     fig.colorbar(ScalarMappable(norm=norm, cmap=cmap), ax=ax, label="flits per token")

@@ -43,7 +43,6 @@ td.l, th.l { text-align: left; }
 figure { margin: .5em 0; }
 figure img { max-width: 100%; border: 1px solid #eee; }
 figcaption { font-size: .85em; color: #555; }
-pre { background: #f6f6f6; padding: .6em; font-size: .8em; overflow-x: auto; max-height: 30em; }
 .muted { color: #777; font-size: .85em; }
 """
 
@@ -178,7 +177,7 @@ def _notes(result: Result) -> list[str]:
 
 
 def _provenance(result: Result) -> str:
-    meta = {k: v for k, v in result.meta.items() if k != "arch_spec"}
+    meta = {k: v for k, v in result.meta.items() if k != "arch_spec"}  # the spec has its own table
     rows = []
     for k, v in meta.items():
         if k == "sample_window_counts":
@@ -187,10 +186,19 @@ def _provenance(result: Result) -> str:
         rows.append([k, text if len(text) <= 160 else text[:157] + "..."])
     out = "<h3>Trace and run (meta)</h3>" + _table(["key", "value"], rows, left=2)
     spec = result.meta.get("arch_spec")
-    if spec:
-        out += ("<h3>Architecture spec as run</h3><pre>" + escape(json.dumps(spec, indent=2, default=float))
-                + "</pre>")
+    if isinstance(spec, dict):
+        out += ("<h3>Architecture spec as run</h3>" + _table(["key", "value"], [[k, v] for k, v in _flat(spec)],
+                                                             left=2))
     return out
+
+
+def _flat(data: dict, prefix: str = ""):
+    """``(dotted.key, value)`` of every leaf of a nested dict, in order."""
+    for k, v in data.items():
+        if isinstance(v, dict):
+            yield from _flat(v, f"{prefix}{k}.")
+        else:
+            yield f"{prefix}{k}", "-" if v is None else v
 
 
 def _section(result: Result, index: int) -> str:

@@ -30,6 +30,11 @@ COMPONENTS = (
 MEMORY_LEVELS = ("synapse_memory", "neuron_state", "axon_table")
 
 
+def _real(x):
+    """A float of a scalar count, a float64 array of per-step counts."""
+    return np.asarray(x, dtype=np.float64) if np.ndim(x) else float(x)
+
+
 def memory_bytes(counts: dict, arch: ChipArch) -> dict[str, float]:
     """Bytes moved per memory level over the whole run.
 
@@ -39,9 +44,9 @@ def memory_bytes(counts: dict, arch: ChipArch) -> dict[str, float]:
     """
     updates = counts["updates_active"] + counts.get("updates_received", 0) + counts["updates_inactive"]
     return {
-        "synapse_memory": float(counts["synapse_bytes"]),
-        "neuron_state": float(updates * 2 * arch.cores.state_bits / 8),
-        "axon_table": float(counts["packets_sent"] * arch.cores.axon_entry_bytes),
+        "synapse_memory": _real(counts["synapse_bytes"]),
+        "neuron_state": _real(updates * 2 * arch.cores.state_bits / 8),
+        "axon_table": _real(counts["packets_sent"] * arch.cores.axon_entry_bytes),
     }
 
 
@@ -84,36 +89,15 @@ def token_latency_cycles(step_cycles: np.ndarray, n_layers: int, pipelined: bool
     return c[: c.size - c.size % n_layers].reshape(-1, n_layers).sum(axis=1)
 
 
-def _step_busy_cycles(step: dict, arch: ChipArch, total_busy: int, step_cycles: np.ndarray) -> np.ndarray:
-    """Busy cycles of all cores in each step: the engine's total spread over the steps by each step's work.
-
-    A step's work is its send cycles, its neuron updates (at the spec's cycles per update) and its
-    received packets (receive overhead plus synapse work at ``synops_per_cycle``); the shares are
-    scaled so that the steps add up to the engine's exact total (the per-packet rounding of the
-    synapse cycles is the only difference to an exact split).
-    """
-    c = arch.cores
-    work = (step["send_cycles"] + step["updates_active"] * c.neuron_update_cycles_active
-            + step["updates_received"] * c.update_cycles_received
-            + step["updates_inactive"] * c.neuron_update_cycles_inactive
-            + step["packets_received"] * c.synapse_overhead_cycles
-            + step["synapse_work"] / c.synops_per_cycle).astype(np.float64)
-    if work.sum() <= 0:
-        work = step_cycles.astype(np.float64)
-    return total_busy * work / max(work.sum(), 1e-300)
-
-
-def step_energy_pj(step_counts: np.ndarray, arch: ChipArch, total_busy: int, step_cycles: np.ndarray) -> np.ndarray:
+def step_energy_pj(step_counts: np.ndarray, arch: ChipArch) -> np.ndarray:
     """Energy of every timestep (all components, static power x the step's time), float32 [n_steps].
 
-    ``step_counts`` is the engine's int64 [n_steps, N_COUNTERS] (columns ``COUNTER_NAMES``);
-    the cores' busy energy is spread over the steps by :func:`_step_busy_cycles`.
+    ``step_counts`` is the engine's int64 [n_steps, N_COUNTERS] (columns ``COUNTER_NAMES``):
+    :func:`energy_breakdown_pj` priced step by step, so the steps add up to the run's energy.
     """
     from neurosim.engine.layout import COUNTER_NAMES
 
     step = {name: step_counts[:, i] for i, name in enumerate(COUNTER_NAMES)}
-    step["total_cycles"] = np.asarray(step_cycles, dtype=np.int64)
-    step["core_busy_cycles"] = _step_busy_cycles(step, arch, total_busy, step["total_cycles"])
     return np.sum(list(energy_breakdown_pj(step, arch).values()), axis=0).astype(np.float32)
 
 
@@ -188,8 +172,7 @@ def inside_figures(inside: RunInside, arch: ChipArch, tokens: int, core_busy_cyc
             out[f"latency_s_p{q}"] = float(v) * arch.cycle_s
     out["power_w_mean"] = energy_pj * 1e-12 / seconds if seconds > 0 else 0.0
     if inside.step_counts is not None and len(inside.step_counts) == steps.size:
-        energy = step_energy_pj(np.asarray(inside.step_counts, dtype=np.int64), arch, int(core_busy_cycles.sum()),
-                                steps)
+        energy = step_energy_pj(np.asarray(inside.step_counts, dtype=np.int64), arch)
         arrays["step_energy_pj"] = energy
         step_s = steps * arch.cycle_s
         power = np.divide(energy.astype(np.float64) * 1e-12, step_s, out=np.zeros(steps.size), where=step_s > 0)

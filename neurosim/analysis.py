@@ -262,8 +262,7 @@ def plot_core_load(result, path) -> Path:
     load = router_load(result) / result.tokens
     my, mx = load.shape
     fig, ax = plt.subplots(figsize=(min(9.0, 1.2 + 0.55 * mx + 1.4), min(8.0, 1.2 + 0.55 * my)))
-    cmap = plt.get_cmap("viridis").copy()
-    cmap.set_bad("0.93")  # idle routers: light grey, not the colour of a small load
+    cmap = plt.get_cmap("viridis").with_extremes(bad="0.93")  # idle routers: light grey, not a small load
     im = ax.imshow(np.ma.masked_equal(load, 0), origin="lower", cmap=cmap, vmin=0, vmax=max(load.max(), 1e-12))
     if mx * my <= 256:
         ax.set_xticks(range(mx))

@@ -182,6 +182,8 @@ class Result:
                     data["arrays"][inner] = value
                 continue
             if missing(value):
+                if outer == "meta" and inner:  # meta may hold None (a NaN never passes the guard)
+                    data["meta"][inner] = None
                 continue
             if outer in ("ci95_low", "ci95_high") and inner:
                 data["intervals"].setdefault(inner, [0.0, 0.0])[outer == "ci95_high"] = float(value)

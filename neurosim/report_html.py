@@ -57,6 +57,18 @@ def _png(fig_maker, *args) -> str:
     return f'<img alt="figure" src="data:image/png;base64,{base64.b64encode(buf.getvalue()).decode()}">'
 
 
+def _v(value) -> str:
+    """A meta value as text: a whole float (a table's integer column with gaps) as an integer."""
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
+        return str(int(value))
+    return str(value)
+
+
+def _g(value: float) -> str:
+    """A figure of the overview: thousands separators from 100 up, 4 significant digits below."""
+    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.4g}"
+
+
 def _figure(img: str, caption: str) -> str:
     return f"<figure>{img}<figcaption>{escape(caption)}</figcaption></figure>"
 
@@ -148,9 +160,9 @@ def _summary_rows(result: Result) -> list[list]:
     rows.append(["core utilization min / mean / max", f"{u.get('min', 0):.3f} / {u.get('mean', 0):.3f} / "
                                                        f"{u.get('max', 0):.3f}"])
     if r.backend == "event":
-        rows.append(["mapping", f"{m.get('mapping_policy')}: {m.get('cores_used')}/{m.get('cores_available')} cores "
-                                f"on {m.get('routers_used')} routers, multicast {m.get('multicast')}, "
-                                f"{m.get('pipeline')}"])
+        rows.append(["mapping", f"{m.get('mapping_policy')}: {_v(m.get('cores_used'))}/"
+                                f"{_v(m.get('cores_available'))} cores on {_v(m.get('routers_used'))} routers, "
+                                f"multicast {m.get('multicast')}, {m.get('pipeline')}"])
     for name, (low, high) in r.intervals.items():
         rows.append([f"95% CI {name}", f"[{low:,.4g}, {high:,.4g}]"])
     return rows
@@ -177,12 +189,13 @@ def _notes(result: Result) -> list[str]:
 
 
 def _provenance(result: Result) -> str:
-    meta = {k: v for k, v in result.meta.items() if k != "arch_spec"}  # the spec has its own table
+    # the spec has its own table; None (e.g. a GPU column in a chip row of a mixed table) says nothing
+    meta = {k: v for k, v in result.meta.items() if k != "arch_spec" and v is not None}
     rows = []
     for k, v in meta.items():
         if k == "sample_window_counts":
             v = f"{len(v)} windows of counts"
-        text = json.dumps(v, default=float) if isinstance(v, (list, dict)) else str(v)
+        text = json.dumps(v, default=float) if isinstance(v, (list, dict)) else _v(v)
         rows.append([k, text if len(text) <= 160 else text[:157] + "..."])
     out = "<h3>Trace and run (meta)</h3>" + _table(["key", "value"], rows, left=2)
     spec = result.meta.get("arch_spec")
@@ -256,9 +269,9 @@ def _section(result: Result, index: int) -> str:
 
 
 def _overview(results: list[Result]) -> str:
-    rows = [[f"{i}", r.trace, r.arch, r.backend, f"{r.energy_pj_per_token * 1e-6:,.4g}",
-             f"{r.latency_s_per_token * 1e6:,.4g}", "-" if r.latency_s_p99 is None else f"{r.latency_s_p99 * 1e6:,.4g}",
-             f"{r.tokens_per_s:,.4g}", "-" if r.power_w_mean is None else f"{r.power_w_mean:,.4g}"]
+    rows = [[f"{i}", r.trace, r.arch, r.backend, _g(r.energy_pj_per_token * 1e-6), _g(r.latency_s_per_token * 1e6),
+             "-" if r.latency_s_p99 is None else _g(r.latency_s_p99 * 1e6), _g(r.tokens_per_s),
+             "-" if r.power_w_mean is None else _g(r.power_w_mean)]
             for i, r in enumerate(results)]
     return "<h2>Overview</h2>" + _table(["#", "trace", "arch", "backend", "energy uJ/token", "latency us (mean)",
                                          "latency us (p99)", "tokens/s", "power W (mean)"], rows, left=4)

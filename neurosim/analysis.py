@@ -206,13 +206,18 @@ def plot_power(result, path) -> Path:
             ax.axhline(static, color="0.4", ls=":", lw=1, label=f"static {static:.3g} W")
         if result.power_w_mean is not None:
             ax.axhline(result.power_w_mean, color="C3", ls="--", lw=1, label=f"mean {result.power_w_mean:.3g} W")
-        ax.set_ylim(bottom=0)
-        ax.legend(fontsize=7, loc="upper right")
+        ax.set_ylim(0, (power.max() if power.size else 1.0) * 1.3)  # room for the legend above the trace
+        ax.legend(fontsize=7, loc="upper right", ncol=3)
         ax.set_title(f"Power over time: {result.trace} on {result.arch}", fontsize=9)
     else:  # no per-step energies (an engine without per-step counts): the step times instead
         ax.stairs(cycles, t_ms, color="C0", lw=0.8)
         ax.set_ylabel("cycles per timestep")
         ax.set_title(f"Cycles per timestep (no per-step energies): {result.trace} on {result.arch}", fontsize=9)
+    windows = int(result.meta.get("sample_windows") or 0)
+    if windows > 1 and cycles.size % windows == 0:  # a sampled run: its windows joined end to end
+        for k in range(1, windows):
+            ax.axvline(t_ms[k * cycles.size // windows], color="0.3", lw=0.6, ls="-.")
+        ax.set_title(ax.get_title() + f" ({windows} sampled windows, joined)", fontsize=9)
     ax.set_xlabel("time (ms)")
     ax.set_xlim(t_ms[0], t_ms[-1])
     ax.grid(True, alpha=0.3)

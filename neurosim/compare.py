@@ -261,11 +261,11 @@ def plot_compare(df: pd.DataFrame, path: str | os.PathLike) -> Path:
     lat = df["latency_us_per_token"].to_numpy(dtype=float)
     ax_l.bar(xs, lat, 0.7, color="C0", edgecolor="black", linewidth=0.3)
     p99 = df["latency_us_p99"].to_numpy(dtype=float) if "latency_us_p99" in df else [float("nan")] * len(df)
-    has_p99 = [x for x, v in zip(xs, p99) if v == v]
+    has_p99 = [x for x, v in zip(xs, p99) if not math.isnan(v)]
     if has_p99:
         ax_l.scatter(has_p99, [p99[x] for x in has_p99], marker="_", s=250, color="black", zorder=3, label="p99")
         ax_l.legend(fontsize=7, loc="upper right")
-    _annotate(ax_l, xs, [max(a, b) if b == b else a for a, b in zip(lat, p99)], [_num(v) for v in lat])
+    _annotate(ax_l, xs, [a if math.isnan(b) else max(a, b) for a, b in zip(lat, p99)], [_num(v) for v in lat])
     ax_l.set_ylabel("latency per token (us), mean")
     ax_l.set_title("Latency", fontsize=10)
 
@@ -326,7 +326,7 @@ def format_table(df: pd.DataFrame) -> str:
         return str(x)
 
     formatters = {c: fmt for c in cols}
-    formatters["static_share"] = lambda x: "-" if x != x else f"{100 * x:.1f}%"
+    formatters["static_share"] = lambda x: "-" if math.isnan(x) else f"{100 * x:.1f}%"
     return df[cols].to_string(index=False, formatters=formatters)
 
 

@@ -157,12 +157,12 @@ def _summary_rows(result: Result) -> list[list]:
              ["packets per token", f"{r.packets_per_token:,.1f}"],
              ["flit-hops per token", f"{r.flit_hops_per_token:,.1f}"]]
     u = r.core_utilization
-    rows.append(["core utilization min / mean / max", f"{u.get('min', 0):.3f} / {u.get('mean', 0):.3f} / "
-                                                       f"{u.get('max', 0):.3f}"])
+    util = f"{u.get('min', 0):.3f} / {u.get('mean', 0):.3f} / {u.get('max', 0):.3f}"
+    rows.append(["core utilization min / mean / max", util])
     if r.backend == "event":
-        rows.append(["mapping", f"{m.get('mapping_policy')}: {_v(m.get('cores_used'))}/"
-                                f"{_v(m.get('cores_available'))} cores on {_v(m.get('routers_used'))} routers, "
-                                f"multicast {m.get('multicast')}, {m.get('pipeline')}"])
+        mapping = (f"{m.get('mapping_policy')}: {_v(m.get('cores_used'))}/{_v(m.get('cores_available'))} cores on "
+                   f"{_v(m.get('routers_used'))} routers, multicast {m.get('multicast')}, {m.get('pipeline')}")
+        rows.append(["mapping", mapping])
     for name, (low, high) in r.intervals.items():
         rows.append([f"95% CI {name}", f"[{low:,.4g}, {high:,.4g}]"])
     return rows

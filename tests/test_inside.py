@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import json
 import shutil
 import subprocess
 import tempfile
 from dataclasses import replace
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -19,7 +17,7 @@ from neurosim.cli import main
 from neurosim.costing import recost
 from neurosim.costing.chip import token_latency_cycles
 from neurosim.report import format_table, read, write
-from neurosim.result import ARRAY_DTYPES, Result, ResultError
+from neurosim.result import ARRAY_DTYPES, ResultError
 from neurosim.trace import synthetic
 
 

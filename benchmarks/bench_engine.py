@@ -14,6 +14,8 @@ Prints, on the same synthetic paper-size EGRU (3 layers 1350/1350/750, input
 - the ``bound`` backend (no packet replay, cycles a lower bound) on the same tokens: its time,
   its ratio to the floor and its cycles as a fraction of the exact engine's;
 - peak resident memory of that workload;
+- the issue-12 timing rules (send and spike costs, a shared core, wormhole, received updates) on against
+  off on the same network and spikes, best of 3 alternated: the per-event cost of the new mechanisms;
 - ms per token of the same network and spikes on the other shipped chips: spinnaker2_like
   (in-network multicast trees) and truenorth_like (64 x 64 mesh, ~27 links per packet).
 
@@ -181,6 +183,24 @@ def main(argv=None) -> int:
                if k not in (*WAIT_COUNTERS, "spike_phase_cycles", "total_cycles"))
     rss = peak_rss_mib()  # the paper-size workload: its trace, tables, runs and floor
 
+    # -- the issue-12 timing rules off (no send or spike cost, store-and-forward, no received-update cost)
+    #    against on (loihi_calibrated's SANA-FE 2.2.9 values on this chip), same network and spikes,
+    #    alternated and best of 3 each: the per-event cost of the new mechanisms
+    off = load_arch(ROOT / "arch_specs" / "loihi_like.yaml", ["noc.switching=store_and_forward"])
+    on = load_arch(ROOT / "arch_specs" / "loihi_like.yaml", [
+        "cores.send_cycles_per_message=10", "cores.spike_cycles=60", "cores.neuron_update_cycles_received=19",
+        "noc.switching=wormhole", "cores.send_receive=shared"])
+    T_rules = 500 if args.quick else 2000
+    rule_arrays = {name: build_arrays(net, mapping, chip) for name, chip in (("off", off), ("on", on))}
+    best = {"off": float("inf"), "on": float("inf")}
+    for _ in range(3):
+        for name, chip in (("off", off), ("on", on)):
+            rule_run, s = _timed(simulate, trace, net, mapping, chip, arrays=rule_arrays[name], token_end=T_rules)
+            best[name] = min(best[name], s)
+    rules_ratio = best["on"] / best["off"]
+    print(f"issue-12 rules on vs off ({T_rules} tokens, best of 3, alternated): {best['on']:.2f} s vs "
+          f"{best['off']:.2f} s -> {rules_ratio:.3f}x the time per event (same events)")
+
     # -- the other shipped chips, same network and spikes: in-network multicast (spinnaker2_like) and
     #    a 64 x 64 mesh with one core per router, where a packet crosses ~27 links (truenorth_like)
     ms_per_token = {"loihi_like": round(per_token[T_floor] * 1e3, 3)}
@@ -217,6 +237,7 @@ def main(argv=None) -> int:
         "bound_backend_vs_count_floor_ratio": round(bound_s / floor_s, 2),
         "bound_backend_s": round(bound_s, 2),
         "bound_backend_cycles_fraction_of_exact": round(bound_fraction, 6),
+        "new_rules_on_vs_off_ratio": round(rules_ratio, 3),
         "quick": bool(args.quick),
         "cpu": cpu_model(),
     }))

@@ -3,13 +3,15 @@
 The event engine replays every packet with contention on every link and core
 queue. This script asks how much of that matters for the *length* of a timestep:
 the ``bound`` backend (:func:`neurosim.engine.bound.bound_steps`) computes, per
-timestep and from the spikes alone (no packet replay), four lower bounds of the
+timestep and from the spikes alone (no packet replay), five lower bounds of the
 spike phase; their maximum is compared with the exact engine's spike phase on the
 same trace, and the numpy twin (:mod:`neurosim.engine.bound_reference`) says
 which bound binds.
 
+- sends: a core's send work (spike generation per spiking unit, send cycles per message);
 - core work: a core cannot finish before its first packet can arrive (the least
-  uncontended route latency into it) plus all of its synapse cycles;
+  uncontended route latency into it; with a shared processor, nor before its sends
+  end) plus all of its synapse cycles;
 - injection: a core's packets leave one after another (``flits`` cycles each);
   the last one still has to cross a route out of the core and be processed;
 - ejection: likewise, into each core (the last packet arrives ``flits`` cycles after the one before);
@@ -42,6 +44,11 @@ SCENARIOS = (  # name, spec, overrides, min_cores, tokens divisor (truenorth is 
     ("spinnaker2_like (multicast)", "spinnaker2_like", [], 1, 1),
     ("truenorth_like", "truenorth_like", [], 1, 10),
     ("loihi_like, cores 50x faster (what-if)", "loihi_like", ["cores.synops_per_cycle=7.142857142857143"], 1, 1),
+    ("loihi_calibrated packed (send costs, SANA-FE 2.2.9)", "loihi_calibrated", [], 1, 1),
+    ("loihi_calibrated spread over 128 cores", "loihi_calibrated", [], 128, 1),
+    ("loihi2_like (graded, 2 flits, wormhole)", "loihi2_like", [], 1, 1),
+    ("spinnaker2_like, store-and-forward, 4 flits (what-if)", "spinnaker2_like",
+     ["noc.switching=store_and_forward", "noc.flit_bits=20"], 1, 1),
 )
 
 

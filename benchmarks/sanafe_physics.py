@@ -8,9 +8,8 @@ simulated time per timestep (``sim_time``, ``detailed`` timing model) and energy
 with its neuron-update costs set to 0 for the comparison (so both charge the
 same things) and static power 0. Both specs carry SANA-FE 2.2.9's constants
 (33.6 pJ / 4.7 ns sparse synapse, 16 ns per received message, 111 pJ / 5.1 ns
-per sent message, 1.4 us barrier at 4-28 tiles); what differs is the engine:
-today's neurosim has no per-message send time, so its steps should come out
-shorter where cores send many messages.
+per sent message sent in order from its core, the barrier table by tiles in
+use); what differs is the engines' timing models.
 
     pip install sanafe   # optional, never a dependency of neurosim
     python benchmarks/sanafe_physics.py [--tokens 20] [--min-cores 1 16 64]
@@ -28,11 +27,15 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-ZERO_SOMA = [  # SANA-FE's input somas cost nothing; so do neurosim's updates here
+ZERO_SOMA = [  # SANA-FE's input somas cost nothing: no update, no spike generation; so neurosim's here
     "cores.neuron_update_cycles_active=0",
     "cores.neuron_update_cycles_inactive=0",
+    "cores.neuron_update_cycles_received=0",
+    "cores.spike_cycles=0",
     "energy_pj.neuron_update_active=0",
     "energy_pj.neuron_update_inactive=0",
+    "energy_pj.neuron_update_received=0",
+    "energy_pj.spike_generation=0",
     "static_power_w=0",
 ]
 

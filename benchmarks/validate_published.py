@@ -185,12 +185,15 @@ def _narrow_dense_input(case: Case, tokens: int, width: int):
 
 # One change at a time against the shipped case: (label, case key, case fields, chip overrides,
 # GPU overrides, GPU options, chip-side trace builder or None; the GPU always runs the case's own trace). See docs/validation.md for why each is asked.
-S2_CYCLE_ENERGY = ("energy_pj.synop=514", "energy_pj.neuron_update_active=1543", "energy_pj.neuron_update_inactive=1029")
+S2_CYCLE_ENERGY = ("energy_pj.core_busy_cycle=25.7",)  # the PEs-off floor instead of the baseline
 VARIANTS = (
     ("nazeer as shipped", "nazeer", {}, (), (), {}, None),
     ("activity 0.15 per layer", "nazeer", {"activity": (0.15,) * 3}, (), (), {}, None),
     ("activity 0.04 per layer", "nazeer", {"activity": (0.04,) * 3}, (), (), {}, None),
-    ("SpiNNaker2 25.7 pJ per busy cycle (proposed)", "nazeer", {}, S2_CYCLE_ENERGY, (), {}, None),
+    ("SpiNNaker2 25.7 pJ per busy cycle (0.075 W floor)", "nazeer", {}, S2_CYCLE_ENERGY, (), {}, None),
+    ("SpiNNaker2 store-and-forward, 4 flits", "nazeer", {}, ("noc.switching=store_and_forward",
+                                                           "noc.flit_bits=20"), (), {}, None),
+    ("SpiNNaker2 separate send/receive", "nazeer", {}, ("cores.send_receive=separate",), (), {}, None),
     ("SpiNNaker2 static 0.075 W (PEs-off floor)", "nazeer", {}, ("static_power_w=0.075",), (), {}, None),
     ("SpiNNaker2 at 150 MHz", "nazeer", {}, ("clock_hz=1.5e8",), (), {}, None),
     ("A100 fp32", "nazeer", {}, (), (), {"precision": "fp32"}, None),

@@ -24,9 +24,13 @@ _PUBLIC = {
     "load_trace": "neurosim.trace",
     "save_trace": "neurosim.trace",
     "synthetic": "neurosim.trace",
+    "Trace": "neurosim.trace",
+    "trace_from_arrays": "neurosim.trace",
+    "record": "neurosim.interop.record",
 }
 
-__all__ = ["Result", "__version__", "load_arch", "load_trace", "run", "save_trace", "synthetic"]
+__all__ = ["Result", "Trace", "__version__", "load_arch", "load_trace", "record", "run", "save_trace", "synthetic",
+           "trace_from_arrays"]
 
 
 def __getattr__(name: str):

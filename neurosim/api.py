@@ -72,6 +72,7 @@ def run(
     threads: int = 1,
     stream: bool = False,
     readout: str = "chip",
+    input_encoding: str | None = None,
     backend: str | None = None,
     **gpu_options,
 ) -> Result:
@@ -97,6 +98,10 @@ def run(
     readout : ``"chip"`` (default) simulates the decoder on the chip, fed by the last layer's
         events (the trace's ``readout_w_mask``, or dense ``vocab_size x H_last``); ``"none"``
         leaves it out. A GPU spec models the decoder in the same cases (``include_readout``).
+    input_encoding : what layer 0 receives (:data:`neurosim.network.INPUT_ENCODINGS`): ``"embedding"``
+        (every input unit at every step), ``"token"`` (one event per token into the folded embedding)
+        or ``"events"`` (the trace's recorded input events); default: ``"events"`` when the trace
+        records input events, else ``"embedding"``.
     check : with ``engine="bound"``, also replay ``check`` windows of ``window`` tokens
         (drawn as for ``sample``) with the exact engine and record in ``meta`` how close
         the bound's cycles came there (``bound_check_*``).
@@ -126,8 +131,8 @@ def run(
                               "or --check")
         from neurosim.data import resolve_trace
 
-        return _run_streamed(arch, resolve_trace(trace, TraceError), tokens, policy, min_cores, chunk_steps or 4096, progress,
-                             threads, engine, readout)
+        return _run_streamed(arch, resolve_trace(trace, TraceError), tokens, policy, min_cores, chunk_steps or 4096,
+                             progress, threads, engine, readout, input_encoding)
     trace = _as_trace(trace, tokens)
     if target_of(arch) == "gpu":
         if sample or check or engine != "numba":
@@ -148,7 +153,7 @@ def run(
         raise EngineError(f"batch: got {batch}; allowed: 1 for an event-driven chip ({arch.name})")
 
     t0 = time.perf_counter()
-    network = build_network(trace, readout)
+    network = build_network(trace, readout, _encoding(trace, input_encoding))
     mapping = map_network(network, arch, policy=policy, min_cores=min_cores)
     arrays = build_arrays(network, mapping, arch, bound=engine == "bound") if engine != "simpy" else None
     build_s = time.perf_counter() - t0
@@ -205,13 +210,15 @@ def _inside(eng, network, runs=None) -> RunInside:
 
 
 def _run_streamed(arch, path, tokens, policy, min_cores, chunk_steps, progress, threads, engine,
-                  readout) -> Result:
+                  readout, input_encoding) -> Result:
     """Replay a trace file chunk by chunk, never holding all of its events."""
     from neurosim.trace import EventStream
 
     t0 = time.perf_counter()
     trace = load_trace(path, tokens, events=False)
-    network = build_network(trace, readout)
+    network = build_network(trace, readout, _encoding(trace, input_encoding))
+    if network.input_encoding == "events":
+        raise EngineError("stream: recorded input events are read in memory; run without --stream")
     mapping = map_network(network, arch, policy=policy, min_cores=min_cores)
     arrays = build_arrays(network, mapping, arch, bound=engine == "bound")
     build_s = time.perf_counter() - t0
@@ -247,9 +254,17 @@ def _without_events(trace: Trace) -> Trace:
     return replace(trace, tokens=trace.tokens[:1], layers=layers)
 
 
+def _encoding(trace: Trace, input_encoding: str | None) -> str:
+    """The input encoding asked for, or the trace's own: its recorded input events, else the embedding."""
+    if input_encoding is not None:
+        return input_encoding
+    return "events" if getattr(trace, "input_events", None) is not None else "embedding"
+
+
 def _mapping_meta(arch: ChipArch, mapping, policy: str, engine: str, network, trace: Trace) -> dict:
     graded = any(layer.values is not None for layer in trace.layers)
     return {
+        "input_encoding": network.input_encoding,
         "readout": "chip" if network.readout_size else "none",
         "readout_units": network.readout_size,
         "routers_used": mapping.routers_in_use(arch),

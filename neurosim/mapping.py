@@ -211,12 +211,13 @@ def map_network(network: Network, arch: ChipArch, policy: str = "contiguous", mi
             k += 1
     used = int(unit_core.max()) + 1
     if used > n_avail:
-        comp, syn = network.unit_compartments().sum(), None
-        del syn
+        comp = network.unit_compartments().sum()
+        _, syn_bytes = core_totals(network, arch, unit_core)
         raise MappingError(
-            f"network needs {used} cores ({int(comp)} compartments, at most cores.neurons_per_core="
-            f"{arch.cores.neurons_per_core} and cores.synapse_memory_bytes={arch.cores.synapse_memory_bytes} per core) "
-            f"but the architecture has cores.count={n_avail}"
+            f"network needs {used} cores ({int(comp)} compartments and {int(syn_bytes.sum()):,} synapse bytes, at "
+            f"most cores.neurons_per_core={arch.cores.neurons_per_core} and cores.synapse_memory_bytes="
+            f"{arch.cores.synapse_memory_bytes} per core) but the architecture has cores.count={n_avail}"
+            + ("; the readout (decoder) is part of it: --readout none leaves it out" if network.readout_size else "")
         )
     compartments, syn_bytes = core_totals(network, arch, unit_core)
     return Mapping(

@@ -51,6 +51,12 @@ class Network:
     gates: int
     projections: tuple[Projection, ...]
     readout_size: int = 0  # output units of the simulated decoder (0: no readout)
+    input_encoding: str = "embedding"  # see INPUT_ENCODINGS
+
+    @property
+    def dense_input(self) -> bool:
+        """Whether every input unit sends at every step (the embedding) rather than only those with an event."""
+        return self.input_encoding == "embedding"
 
     @property
     def layer_sizes(self) -> tuple[int, ...]:
@@ -93,6 +99,8 @@ class Network:
     def unit_compartments(self) -> np.ndarray:
         """Compartments (neuron slots) each global unit needs, int64 [n_units]."""
         out = np.ones(self.n_units, dtype=np.int64)
+        if not self.dense_input:  # token or recorded events: axons from off the chip, no compartment
+            out[: self.input_size] = 0
         out[self.input_size:] = np.repeat(self.layer_gates(), self.layer_sizes)
         return out
 
@@ -110,6 +118,17 @@ class Network:
 
 
 READOUTS = ("chip", "none")
+#: what layer 0 receives: ``embedding`` every input unit (the dense embedding) at every step; ``token`` one
+#: event per token, from one input unit per vocabulary word whose synapses are the embedding folded into
+#: layer 0's input weights; ``events`` the trace's recorded input events (``Trace.input_events``)
+INPUT_ENCODINGS = ("embedding", "token", "events")
+
+
+def folded_input_mask(trace: Trace) -> np.ndarray:
+    """bool [vocab_size, gates*H_0]: the embedding (dense) times layer 0's input weights, per word: a column
+    is nonzero wherever any input weight of it is."""
+    cols = trace.layers[0].w_in_mask.any(axis=0)
+    return np.broadcast_to(cols, (int(trace.meta["vocab_size"]), cols.shape[0])).copy()
 
 
 def has_readout(trace: Trace) -> bool:
@@ -125,25 +144,46 @@ def readout_mask(trace: Trace) -> np.ndarray:
     return np.ones((trace.hidden_sizes[-1], int(trace.meta["vocab_size"])), dtype=bool)
 
 
-def build_network(trace: Trace, readout: str = "none") -> Network:
+def build_network(trace: Trace, readout: str = "none", input_encoding: str = "embedding") -> Network:
     """Populations and projections of ``trace`` (connectivity only; events stay in the trace).
 
     ``readout="chip"`` adds the decoder (:func:`readout_mask`) as a population fed by the last layer,
-    when the trace's model has one (:func:`has_readout`).
+    when the trace's model has one (:func:`has_readout`). ``input_encoding`` chooses what layer 0
+    receives (:data:`INPUT_ENCODINGS`).
     """
     if readout not in READOUTS:
         raise ValueError(f"readout: got {readout!r}; allowed: {list(READOUTS)}")
+    if input_encoding not in INPUT_ENCODINGS:
+        raise ValueError(f"input encoding: got {input_encoding!r}; allowed: {list(INPUT_ENCODINGS)}")
+    if input_encoding == "events" and getattr(trace, "input_events", None) is None:
+        raise ValueError("input encoding 'events': the trace records no input events (Trace.input_events); "
+                         "allowed: 'embedding' or 'token' for this trace")
     hidden = tuple(trace.hidden_sizes)
-    offsets = trace.input_size + np.concatenate([[0], np.cumsum(hidden)])
+    in_mask = folded_input_mask(trace) if input_encoding == "token" else trace.layers[0].w_in_mask
+    input_size = int(in_mask.shape[0])
+    offsets = input_size + np.concatenate([[0], np.cumsum(hidden)])
     projections = []
     for l, layer in enumerate(trace.layers):
         pre_offset = 0 if l == 0 else int(offsets[l - 1])
-        projections.append(Projection(FF, pre_offset, l, layer.w_in_mask))
+        projections.append(Projection(FF, pre_offset, l, in_mask if l == 0 else layer.w_in_mask))
         projections.append(Projection(REC, int(offsets[l]), l, layer.w_rec_mask))
     readout_size = 0
     if readout == "chip" and has_readout(trace):
         mask = readout_mask(trace)
         readout_size = int(mask.shape[1])
         projections.append(Projection(FF, int(offsets[-2]), len(hidden), mask))
-    return Network(input_size=trace.input_size, hidden_sizes=hidden, gates=trace.gates,
-                   projections=tuple(projections), readout_size=readout_size)
+    return Network(input_size=input_size, hidden_sizes=hidden, gates=trace.gates,
+                   projections=tuple(projections), readout_size=readout_size, input_encoding=input_encoding)
+
+
+def input_matrix(trace: Trace, encoding: str, input_size: int, first: int, stop: int) -> np.ndarray:
+    """uint8 [stop - first, input_size]: which input units send for tokens ``first <= t < stop`` under
+    ``encoding`` (empty [rows, 0] with the dense embedding, where all of them always do)."""
+    rows = stop - first
+    if encoding == "embedding":
+        return np.zeros((rows, 0), dtype=np.uint8)
+    if encoding == "token":
+        out = np.zeros((rows, input_size), dtype=np.uint8)
+        out[np.arange(rows), np.asarray(trace.tokens[first:stop], dtype=np.int64)] = 1
+        return out
+    return np.ascontiguousarray(trace.input_events[first:stop], dtype=np.uint8)

@@ -225,3 +225,10 @@ class Result:
     def to_dataframe(self, arrays: bool = False) -> pd.DataFrame:
         """A one-row frame of :meth:`to_flat_dict`."""
         return pd.DataFrame([self.to_flat_dict(arrays)])
+
+    def neurobench(self, trace, **options) -> dict:
+        """The NeuroBench 2.x metrics of this run on ``trace`` (its Trace, path or shipped name):
+        :func:`neurosim.interop.neurobench.neurobench_metrics`."""
+        from neurosim.interop.neurobench import neurobench_metrics
+
+        return neurobench_metrics(trace, self, **options)

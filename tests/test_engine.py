@@ -583,3 +583,28 @@ def test_a_run_that_would_overflow_int64_is_refused():
                         np.zeros((1, L.N_COUNTERS), np.int64), np.zeros(3, np.int64), np.zeros((1, 5), np.int64))
     with pytest.raises(EngineError, match="exceed 2\\*\\*62"):
         _add_part(part, part)
+
+
+@pytest.mark.parametrize("multicast, pipeline", [("source", "pipelined"), ("network", "sequential")])
+def test_token_input_encoding_sends_one_event_per_token(multicast, pipeline):
+    """input_encoding 'token': one input unit per word, one event per token, its synapses the folded
+    embedding; numba == simpy, bound counts equal, synops = the folded row's size per token + the rest."""
+    trace = synthetic([16, 12], input_size=6, activity=0.3, weight_sparsity=0.5, tokens=7, seed=8, vocab_size=40)
+    arch = make_arch(noc__multicast=multicast, pipeline=pipeline, cores__neurons_per_core=256,
+                     cores__synapse_memory_bytes=1 << 16, **NEW_RULES)
+    runs = {}
+    for encoding in ("embedding", "token"):
+        network = build_network(trace, "none", encoding)
+        mapping = map_network(network, arch, min_cores=4)
+        runs[encoding] = {b: simulate(trace, network, mapping, arch, backend=b) for b in ("numba", "simpy", "bound")}
+    tok = runs["token"]
+    assert tok["numba"].counts == tok["simpy"].counts
+    np.testing.assert_array_equal(tok["numba"].step_cycles, tok["simpy"].step_cycles)
+    assert all(tok["bound"].counts[k] == v for k, v in tok["numba"].counts.items()
+               if k not in ("spike_phase_cycles", "total_cycles", "link_wait_cycles", "core_wait_cycles"))
+    assert (tok["bound"].step_cycles <= tok["numba"].step_cycles).all()
+    folded = int(trace.layers[0].w_in_mask.any(axis=0).sum())  # synapses of one word's row
+    embedding_in = int(trace.layers[0].w_in_mask.sum())  # the dense input's synapses per token
+    diff = runs["embedding"]["numba"].counts["synops"] - tok["numba"].counts["synops"]
+    assert diff == trace.n_tokens * (embedding_in - folded)
+    assert tok["numba"].counts["spikes"] < runs["embedding"]["numba"].counts["spikes"]

@@ -79,7 +79,7 @@ def _write(path, **arrays):
     "mutate, key",
     [
         (lambda a, m: m.update(version=2), "meta.version"),
-        (lambda a, m: m.update(model="gru"), "meta.model"),
+        (lambda a, m: m.update(model=""), "meta.model"),  # any non-empty name is allowed
         (lambda a, m: m.update(gates=4), "meta.gates"),
         (lambda a, m: m.pop("seed"), "meta: missing"),
         (lambda a, m: a.update(tokens=a["tokens"].astype(np.int64)), "tokens"),

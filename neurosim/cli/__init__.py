@@ -26,7 +26,8 @@ SUBCOMMANDS = (
     ("plot-run", plot_run, "plot one run: power over time, latency distribution, core and link load on the mesh"),
     ("report", report, "write a run's (or a results table's) report as one self-contained HTML page"),
 )
-EXTRAS = {"torch": "train", "dask": "dist", "distributed": "dist"}
+EXTRAS = {"torch": "train", "dask": "dist", "distributed": "dist", "nir": "interop", "snntorch": "interop",
+          "neurobench": "interop"}
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -6,7 +6,7 @@ import argparse
 import os
 import sys
 
-FORMATS = ("table", "json", "csv", "parquet")
+FORMATS = ("table", "json", "csv", "parquet", "neurobench")
 
 
 def usable_cores() -> int:
@@ -29,7 +29,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--trace", required=True, help="trace: an .npz file or a shipped name (see neurosim list)")
     p.add_argument("--tokens", type=int, help="only the first N tokens")
     p.add_argument("--format", choices=FORMATS, default="table",
-                   help="report format (default: table; with --out the file's suffix chooses)")
+                   help="report format (default: table; with --out the file's suffix chooses); neurobench: the "
+                        "NeuroBench 2.x metrics of the run as JSON")
     p.add_argument("--out", help="write the report here (.json, .csv, .parquet, .txt)")
     add_set_argument(p)
     p.add_argument("--policy", default="contiguous", help="mapping policy: contiguous (default) or balanced")
@@ -48,6 +49,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed that draws the sampled or checked windows")
     p.add_argument("--check", type=int, metavar="K",
                    help="with --engine bound: replay K windows (--window tokens) exactly and report the bound's gap")
+    p.add_argument("--readout", choices=("chip", "none"), default="chip",
+                   help="chip (default): simulate the decoder on the chip, fed by the last layer's events (and "
+                        "model it on a GPU); none: the recurrent layers only")
+    p.add_argument("--input", dest="input_encoding", choices=("embedding", "token", "events"), default=None,
+                   help="what layer 0 receives: embedding (every input unit, every step), token (one event per "
+                        "token into the embedding folded into layer 0's weights), events (the trace's recorded "
+                        "input events); default: events when the trace has them, else embedding")
     p.add_argument("--batch", type=int, default=1, help="batch size (GPU specs only)")
     p.add_argument("--precision", help="GPU precision, overrides the spec's default")
     p.add_argument("--weight-format", dest="weight_format", help="GPU weight format (dense, csr, 2:4)")
@@ -77,12 +85,30 @@ def run(args: argparse.Namespace) -> int:
         progress=not args.quiet,
         threads=args.threads if args.threads is not None else usable_cores(),
         stream=args.stream,
+        readout=args.readout,
+        input_encoding=args.input_encoding,
         **gpu_options,
     )
+    if args.format == "neurobench":
+        return write_neurobench(args, result)
     if args.out:  # --format table (the default) lets the file's suffix choose
         print(f"wrote {write([result], args.out, None if args.format == 'table' else args.format)}", file=sys.stderr)
         return 0
     if args.format == "parquet":
         raise ValueError("--format parquet: needs --out FILE.parquet")
     print(render(result, args.format))
+    return 0
+
+
+def write_neurobench(args: argparse.Namespace, result) -> int:
+    """Print (or write to ``--out``) the NeuroBench metrics of ``result`` on its trace as JSON."""
+    import json
+    from pathlib import Path
+
+    text = json.dumps(result.neurobench(args.trace), indent=2)
+    if args.out:
+        Path(args.out).write_text(text + "\n")
+        print(f"wrote {args.out}", file=sys.stderr)
+    else:
+        print(text)
     return 0

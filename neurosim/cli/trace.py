@@ -1,4 +1,4 @@
-"""``neurosim trace info|synthetic|export``: inspect, make or export traces."""
+"""``neurosim trace info|synthetic|export|from-nir``: inspect, make, export or import traces."""
 
 from __future__ import annotations
 
@@ -33,6 +33,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_export_arguments(q)
     fill_help(q)
     q.set_defaults(func=run_export)
+    q = sub.add_parser("from-nir", help="a trace from a NIR graph and recorded spikes (needs the interop extra)",
+                       description="Write a trace from a NIR graph (Affine/Linear + LIF/CubaLIF/IF/LI, recurrence as "
+                                   "cycles) and the spikes recorded when it ran (needs the interop extra).")
+    q.add_argument("graph", help="the NIR graph, a .nir file (nir.write)")
+    q.add_argument("--spikes", required=True,
+                   help=".npz: population node name -> [T, N] spikes, and optionally 'input' -> [T, in]")
+    q.add_argument("--out", required=True, help="the trace .npz to write")
+    q.add_argument("--readout", default="auto", choices=("auto", "last", "none"),
+                   help="the last population as the readout: auto (an LI, or not recurrent and without spikes; "
+                        "default), last, none")
+    q.add_argument("--model", default="rsnn", help="the trace's model name (default: rsnn)")
+    q.set_defaults(func=run_from_nir)
 
 
 def run_info(args: argparse.Namespace) -> int:
@@ -66,4 +78,16 @@ def run_synthetic(args: argparse.Namespace) -> int:
     print(f"wrote {save_trace(trace, args.out)}")
     return 0
 
+
+def run_from_nir(args: argparse.Namespace) -> int:
+    from neurosim.interop.nir import trace_from_nir
+    from neurosim.trace import save_trace
+
+    for what, path in (("graph", args.graph), ("--spikes", args.spikes)):
+        if not __import__("os").path.isfile(path):
+            raise FileNotFoundError(f"{what}: {path}: no such file")
+    trace = trace_from_nir(args.graph, args.spikes, readout=args.readout, model=args.model)
+    print(f"wrote {save_trace(trace, args.out)} ({len(trace.layers)} layers {trace.hidden_sizes}, "
+          f"{trace.n_tokens} steps, readout {'yes' if trace.readout_w_mask is not None else 'none'})")
+    return 0
 

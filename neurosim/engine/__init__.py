@@ -31,7 +31,7 @@ from neurosim.engine.build import (
 from neurosim.engine.layout import WAIT_COUNTERS
 from neurosim.engine.steps import simulate_steps
 from neurosim.mapping import Mapping
-from neurosim.network import Network
+from neurosim.network import Network, input_matrix
 from neurosim.trace import Trace
 
 BACKENDS = ("numba", "simpy", "bound")
@@ -123,8 +123,8 @@ def run_kernel(
     n_steps = s1 - s0
     if not chunk_steps and (progress or threads > 1) and n_steps > 1024:
         chunk_steps = -(-n_steps // max(50, 4 * threads))  # enough chunks for a moving bar and busy threads
-    # a chunk's received matrix holds a byte per (token, unit): at most ~64 MB of it at once
-    most = max(1, 2**26 // max(1, int(arrays.layer_offsets[-1] - arrays.layer_offsets[0])))
+    # a chunk's input and received matrices hold a byte per (token, unit): at most ~64 MB of them at once
+    most = max(1, 2**26 // max(1, int(arrays.layer_offsets[-1])))
     chunk_steps = min(chunk_steps or n_steps, most)
     chunk = max(1, n_steps if not chunk_steps else chunk_steps)
     starts = list(range(s0, s1, chunk))
@@ -142,17 +142,19 @@ def run_kernel(
 
     def one_chunk(job):
         a, b, first_tok, fired = job
-        received = received_matrix(arrays, fired)
+        inputs = input_matrix(trace, arrays.input_encoding, int(arrays.layer_offsets[0]), first_tok,
+                              first_tok + fired.shape[0])
+        received = received_matrix(arrays, fired, inputs)
         if backend == "bound":
             t = arrays.bound
             return bound_steps(
-                fired, received, first_tok, token_begin, token_end, a, b,
+                fired, inputs, received, first_tok, token_begin, token_end, a, b,
                 arrays.layer_offsets, arrays.layer_gates, arrays.n_event_layers, arrays.unit_layer, arrays.unit_core,
                 arrays.units_per_layer_core, arrays.spike_totals, t.core_ptr, t.core_rows, t.link_ptr, t.link_rows,
                 t.first_in, t.first_out, arrays.params,
             )
         return simulate_steps(
-            fired, received, first_tok, token_begin, token_end, a, b,
+            fired, inputs, received, first_tok, token_begin, token_end, a, b,
             arrays.layer_offsets, arrays.layer_gates, arrays.n_event_layers, arrays.unit_layer, arrays.unit_core,
             arrays.out_ptr,
             arrays.units_per_layer_core, arrays.entry_table, arrays.spike_totals, arrays.route_hop, arrays.tree_ptr,

@@ -62,6 +62,7 @@ def _load_spike(u, choice, unit_core, spike_totals, core_ptr, core_rows, link_pt
 @njit(cache=True, nogil=True)
 def bound_steps(
     fired,
+    inputs,
     received,
     fired_first_token,
     token_begin,
@@ -137,6 +138,7 @@ def bound_steps(
     load = np.zeros(n_mesh, dtype=np.int64)
     # the input units send their ff projection at every step that has layer 0: add them up once
     n_inputs = layer_offsets[0]
+    dense_input = inputs.shape[1] == 0  # else input units send per event, like any unit
     input_into = np.zeros(n_cores, dtype=np.int64)
     input_injected = np.zeros(n_cores, dtype=np.int64)
     input_with_packet = np.zeros(n_cores, dtype=np.int64)
@@ -150,12 +152,12 @@ def bound_steps(
                     input_load)
     for si in range(n_steps):
         s = step_begin + si
-        n_active = senders(s, pipelined, token_begin, token_end, fired, fired_first_token, layer_offsets,
+        n_active = senders(s, pipelined, token_begin, token_end, fired, inputs, fired_first_token, layer_offsets,
                            n_event_layers, sel, active_units)
         counters[SPIKES] += n_active
         count_layer_synops(n_active, active_units, sel, unit_layer, spike_totals, layer_counts)
         first = 0
-        if token_in_step(s, 0, n_layers, pipelined, token_begin, token_end) >= 0:
+        if dense_input and token_in_step(s, 0, n_layers, pipelined, token_begin, token_end) >= 0:
             first = n_inputs  # active_units starts with every input unit, each sending ff only
             into[:] = input_into
             injected[:] = input_injected

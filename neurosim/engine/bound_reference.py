@@ -20,7 +20,7 @@ BOUNDS = ("sends", "core work", "ejection", "injection", "links")
 
 
 def senders(fired: np.ndarray, layer_offsets: np.ndarray, n_tokens: int, pipelined: bool,
-            n_event_layers: int | None = None) -> np.ndarray:
+            n_event_layers: int | None = None, inputs: np.ndarray | None = None) -> np.ndarray:
     """[steps, units]: the projections each unit sends in each timestep (0 none, 1 ff, 2 rec, 3 both).
 
     ``fired`` holds tokens ``0 .. n_tokens - 1`` (layers side by side, input units excluded).
@@ -33,7 +33,7 @@ def senders(fired: np.ndarray, layer_offsets: np.ndarray, n_tokens: int, pipelin
     for l in range(n_layers):
         step = tokens + l if pipelined else tokens * n_layers + l  # the step that handles (layer l, token t)
         if l == 0:
-            sel[step, :n_in] |= 1
+            sel[step, :n_in] |= 1 if inputs is None or inputs.shape[1] == 0 else inputs[:n_tokens].astype(np.int8)
         else:
             a, b = layer_offsets[l - 1], layer_offsets[l]
             sel[step, a:b] |= fired[:, a - n_in:b - n_in].astype(np.int8)
@@ -52,7 +52,8 @@ def _per_step(sel: np.ndarray, table: np.ndarray) -> np.ndarray:
     return out
 
 
-def bound_components(arrays: EngineArrays, arch: ChipArch, fired: np.ndarray, n_tokens: int) -> np.ndarray:
+def bound_components(arrays: EngineArrays, arch: ChipArch, fired: np.ndarray, n_tokens: int,
+                     inputs: np.ndarray | None = None) -> np.ndarray:
     """[4, steps] lower bounds of every timestep's spike phase, in the order of :data:`BOUNDS`."""
     n_units = arrays.out_ptr.size - 1
     n_cores = arch.cores.count
@@ -89,7 +90,8 @@ def bound_components(arrays: EngineArrays, arch: ChipArch, fired: np.ndarray, n_
             else:
                 injected[choice, u, arrays.unit_core[u]] = len(routes)
                 np.add.at(load[choice, u], np.concatenate(routes), 1)
-    sel = senders(fired, arrays.layer_offsets, n_tokens, arrays.params[K.P_PIPELINED] == 1, arrays.n_event_layers)
+    sel = senders(fired, arrays.layer_offsets, n_tokens, arrays.params[K.P_PIPELINED] == 1, arrays.n_event_layers,
+                  inputs)
     w, r, i = _per_step(sel, work), _per_step(sel, received), _per_step(sel, injected)
     spike_cycles, send_cycles = arch.cores.spike_cycles, arch.cores.send_cycles_per_message
     spikers = _per_step(sel, spiking)

@@ -23,6 +23,7 @@ class EngineArrays:
     layer_offsets: np.ndarray
     layer_gates: np.ndarray  # int64 [L]: compartments per unit of each layer
     unit_layer: np.ndarray  # int64 [n_units]: layer of every unit, -1 for the input units
+    input_encoding: str  # what the input units send (neurosim.network.INPUT_ENCODINGS)
     n_event_layers: int  # layers whose units fire (the rest: the readout)
     receive_masks: tuple  # per layer: (ff [n_pre, H] bool or None for the dense input, rec [H, H] bool or None)
     receive_bits: tuple  # the same, packed as bitsets (:func:`neurosim.engine.receive.pack_reach`)
@@ -169,6 +170,7 @@ def build_arrays(network: Network, mapping: Mapping, arch: ChipArch, bound: bool
         layer_offsets=offs.astype(np.int64),
         layer_gates=network.layer_gates(),
         unit_layer=network.unit_layer(),
+        input_encoding=network.input_encoding,
         n_event_layers=network.n_event_layers,
         receive_masks=masks,
         receive_bits=tuple(tuple(None if m is None else receive.pack_reach(m) for m in pair) for pair in masks),
@@ -298,14 +300,14 @@ def fired_matrix(trace: Trace, first: int = 0, stop: int | None = None) -> np.nd
 def receive_masks(network: Network) -> tuple:
     """Per layer: which presynaptic units reach which units (a nonzero weight to any gate), bool, or None.
 
-    ``(ff, rec)``: ``ff`` is [n_pre, H] from the layer's feed-forward source (None for layer 0, whose
+    ``(ff, rec)``: ``ff`` is [n_pre, H] from the layer's feed-forward source (None for layer 0 when its
     input is the dense embedding, see :func:`input_reach`), ``rec`` is [H, H] (None where the layer has
     no recurrent projection: the readout).
     """
     gates = network.layer_gates()
     masks = [[None, None] for _ in range(network.n_layers)]
     for proj in network.projections:
-        if proj.kind == FF and proj.post_layer == 0:
+        if proj.kind == FF and proj.post_layer == 0 and network.dense_input:
             continue
         masks[proj.post_layer][proj.kind] = proj.mask.reshape(proj.n_pre, gates[proj.post_layer], -1).any(axis=1)
     return tuple(tuple(m) for m in masks)
@@ -318,7 +320,7 @@ def input_reach(network: Network) -> np.ndarray:
     return proj.mask.reshape(proj.n_pre, g, -1).any(axis=(0, 1)).astype(np.uint8)
 
 
-def received_matrix(arrays: EngineArrays, fired: np.ndarray) -> np.ndarray:
+def received_matrix(arrays: EngineArrays, fired: np.ndarray, inputs: np.ndarray | None = None) -> np.ndarray:
     """uint8 [rows, n_layer_units]: 1 where a unit received input for the token of the row
     (:mod:`neurosim.engine.receive`; its twin is ``receive.received_reference``)."""
     offs = (arrays.layer_offsets - arrays.layer_offsets[0]).astype(np.int64)
@@ -326,10 +328,14 @@ def received_matrix(arrays: EngineArrays, fired: np.ndarray) -> np.ndarray:
     for l, (ff, rec) in enumerate(arrays.receive_bits):
         size = int(offs[l + 1] - offs[l])
         words = -(-size // receive.WORD_BITS)
-        always = receive.pack_reach(arrays.input_reach[None, :].astype(bool))[0] if l == 0 else np.zeros(
-            words, dtype=np.uint64)
-        source = ff if l > 0 else np.zeros((0, words), dtype=np.uint64)
-        receive.mark_received(fired, int(offs[l - 1]) if l > 0 else 0, source, int(offs[l]), size, 0, always, out)
+        none = np.zeros(words, dtype=np.uint64)
+        if l > 0:
+            receive.mark_received(fired, int(offs[l - 1]), ff, int(offs[l]), size, 0, none, out)
+        elif ff is None:  # the dense embedding reaches the same units at every step
+            always = receive.pack_reach(arrays.input_reach[None, :].astype(bool))[0]
+            receive.mark_received(fired, 0, np.zeros((0, words), dtype=np.uint64), 0, size, 0, always, out)
+        else:  # input events
+            receive.mark_received(inputs, 0, ff, 0, size, 0, none, out)
         if rec is not None:
             receive.mark_received(fired, int(offs[l]), rec, int(offs[l]), size, 1, np.zeros(words, np.uint64), out)
     return out

@@ -56,10 +56,11 @@ def mark_received(fired, source_col, source_reach, target_col, target_size, shif
 
 
 def received_reference(layer_offsets: np.ndarray, masks: tuple, input_reach: np.ndarray,
-                       fired: np.ndarray) -> np.ndarray:
+                       fired: np.ndarray, inputs: np.ndarray | None = None) -> np.ndarray:
     """The numpy twin: uint8 [rows, n_layer_units] from float32 products of the events and the reach masks.
 
-    ``masks[l]`` is ``(ff, rec)`` bool reach matrices (``ff`` None for layer 0, ``rec`` None for the readout).
+    ``masks[l]`` is ``(ff, rec)`` bool reach matrices (``ff`` None for layer 0 with the dense embedding,
+    ``rec`` None for the readout); ``inputs`` the input units' events otherwise.
     """
     offs = layer_offsets - layer_offsets[0]
     rows = fired.shape[0]
@@ -67,8 +68,10 @@ def received_reference(layer_offsets: np.ndarray, masks: tuple, input_reach: np.
     events = fired.astype(np.float32)
     for l, (ff, rec) in enumerate(masks):
         got = np.zeros((rows, int(offs[l + 1] - offs[l])), dtype=bool)
-        if l == 0:
+        if l == 0 and ff is None:
             got |= input_reach.astype(bool)[None, :]
+        elif l == 0:
+            got |= (inputs.astype(np.float32) @ ff.astype(np.float32)) > 0
         else:
             got |= (events[:, offs[l - 1]:offs[l]] @ ff.astype(np.float32)) > 0
         if rec is not None and rows > 1:

@@ -162,6 +162,15 @@ def pairs_in_step(s: int, L: int, pipelined: bool, token_begin: int, token_end: 
     return [(l, t) for l, t in pairs if token_begin <= t < token_end]
 
 
+def active_inputs(network: Network, trace: Trace, t: int) -> list[int]:
+    """The input units that send for token ``t``: all of them (embedding), the token's, or the recorded ones."""
+    if network.input_encoding == "embedding":
+        return list(range(network.input_size))
+    if network.input_encoding == "token":
+        return [int(trace.tokens[t])]
+    return [int(u) for u in np.flatnonzero(trace.input_events[t])]
+
+
 def received_input(network: Network, trace: Trace, l: int, t: int) -> np.ndarray:
     """bool [H_l]: the units of layer ``l`` that receive input for token ``t``, by a loop over synapses."""
     H = network.layer_sizes[l]
@@ -170,7 +179,7 @@ def received_input(network: Network, trace: Trace, l: int, t: int) -> np.ndarray
         if proj.post_layer != l:
             continue
         if proj.kind == FF:
-            active = range(proj.n_pre) if l == 0 else np.flatnonzero(trace.layers[l - 1].events[t])
+            active = active_inputs(network, trace, t) if l == 0 else np.flatnonzero(trace.layers[l - 1].events[t])
         else:
             active = np.flatnonzero(trace.layers[l].events[t - 1]) if t >= 1 else []
         for i in active:
@@ -207,7 +216,7 @@ def simulate_reference(
         kinds: dict[int, set] = defaultdict(set)
         for l, t in pairs:
             if l == 0:
-                for u in range(network.input_size):
+                for u in active_inputs(network, trace, t):
                     kinds[u].add(FF)
             else:
                 for j in np.flatnonzero(trace.layers[l - 1].events[t]):

@@ -83,9 +83,14 @@ def token_in_step(s, l, n_layers, pipelined, token_begin, token_end):
 
 
 @njit(cache=True)
-def senders(s, pipelined, token_begin, token_end, fired, fired_first_token, layer_offsets, n_event_layers, sel,
-            active_units):
-    """Mark the presynaptic units that send in timestep ``s`` (``sel``: SEL_FF | SEL_REC); their count."""
+def senders(s, pipelined, token_begin, token_end, fired, inputs, fired_first_token, layer_offsets, n_event_layers,
+            sel, active_units):
+    """Mark the presynaptic units that send in timestep ``s`` (``sel``: SEL_FF | SEL_REC); their count.
+
+    ``inputs[row, u]`` says whether input unit ``u`` sends for the row's token; an ``inputs`` with no
+    columns means all of them always do (the dense embedding).
+    """
+    dense_input = inputs.shape[1] == 0
     n_layers = layer_offsets.shape[0] - 1
     n_inputs = layer_offsets[0]
     for l in range(n_layers):
@@ -93,8 +98,13 @@ def senders(s, pipelined, token_begin, token_end, fired, fired_first_token, laye
         if t < 0:
             continue
         if l == 0:
-            for u in range(n_inputs):
-                sel[u] |= SEL_FF
+            if dense_input:
+                for u in range(n_inputs):
+                    sel[u] |= SEL_FF
+            else:
+                row = t - fired_first_token
+                for u in range(n_inputs):
+                    sel[u] |= SEL_FF * (inputs[row, u] != 0)
         else:  # branch-free: a unit fires in ~10-30% of steps, at random
             row = t - fired_first_token
             for j in range(layer_offsets[l] - layer_offsets[l - 1]):
@@ -216,6 +226,7 @@ def close_step(counters, phase_end, barrier, update_end):
 @njit(cache=True, nogil=True)
 def simulate_steps(
     fired,
+    inputs,
     received,
     fired_first_token,
     token_begin,
@@ -248,6 +259,8 @@ def simulate_steps(
     fired : uint8 [rows, n_event_units]
         Events of every event-layer unit (layers concatenated, 0 or 1); row ``r`` is token
         ``fired_first_token + r``. Must cover ``token_begin - 1`` when it is >= 0.
+    inputs : uint8 [rows, n_inputs] or [rows, 0]
+        Which input units send for the row's token; no columns: all of them, always (the embedding).
     received : uint8 [rows, n_layer_units]
         1 where a unit (event layers, then the readout) received input for the row's token.
     layer_offsets : int64 [L+1]
@@ -319,7 +332,7 @@ def simulate_steps(
 
     for si in range(n_steps):
         s = step_begin + si
-        n_active = senders(s, pipelined, token_begin, token_end, fired, fired_first_token, layer_offsets,
+        n_active = senders(s, pipelined, token_begin, token_end, fired, inputs, fired_first_token, layer_offsets,
                            n_event_layers, sel, active_units)
         counters[SPIKES] += n_active
         count_layer_synops(n_active, active_units, sel, unit_layer, spike_totals, layer_counts)

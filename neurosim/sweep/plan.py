@@ -233,6 +233,8 @@ def load_sweep(spec: str | Path | dict, root: str | Path | None = None) -> Sweep
         if opts.engine != "bound":
             raise SpecError(f"{where}options.check: needs engine bound; got engine {opts.engine!r}")
         sampling.update(check=opts.check, window=opts.window, sample_seed=opts.sample_seed)
+    if opts.readout != "chip":  # the default stays out of the options, so points keep their ids
+        sampling["readout"] = opts.readout
     run_opts = [
         {"policy": pol, "min_cores": mc, "engine": opts.engine, **sampling}
         for pol in _as_list(opts.policy)

@@ -82,7 +82,7 @@ def run_group(points: list[Point]) -> list[dict]:
                         chip.update(window=opts["window"], seed=opts["sample_seed"])
                     chip["engine"] = opts["engine"]
                 result = run(arch, trace, tokens=point.trace["tokens"], policy=opts["policy"],
-                             min_cores=opts["min_cores"], **chip)
+                             min_cores=opts["min_cores"], readout=opts.get("readout", "chip"), **chip)
                 if i == 0:
                     base_result = result
             row.update(result.to_flat_dict())

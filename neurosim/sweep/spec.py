@@ -101,6 +101,7 @@ class Options(Frozen):
     window: PositiveInt = 256
     sample_seed: int = 0
     check: PositiveInt | None = None  # with engine bound: replay this many windows exactly (meta.bound_check_*)
+    readout: Literal["chip", "none"] = "chip"  # the decoder on the chip (and on GPUs) or left out
 
 
 class SweepSpec(Frozen):

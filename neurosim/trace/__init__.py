@@ -1,11 +1,13 @@
 """Activation traces: the first stage of the pipeline.
 
 - :mod:`~neurosim.trace.format`: the ``.npz`` file format, :class:`Trace`, :func:`load_trace`, :func:`save_trace`;
+- :mod:`~neurosim.trace.arrays`: :func:`trace_from_arrays` (``Trace.from_arrays``), :func:`check_trace`;
 - :mod:`~neurosim.trace.stats`: synaptic operations per step, dense MACs, :func:`summary`;
 - :mod:`~neurosim.trace.stream`: :class:`EventStream`, events read forward from disk;
 - :mod:`~neurosim.trace.synthetic`: :func:`synthetic` random traces.
 """
 
+from neurosim.trace.arrays import check_trace, trace_from_arrays
 from neurosim.trace.format import (
     GATES_BY_MODEL,
     META_KEYS,
@@ -33,6 +35,7 @@ __all__ = [
     "LayerTrace",
     "Trace",
     "TraceError",
+    "check_trace",
     "dense_macs_per_token",
     "load_trace",
     "read_meta",
@@ -40,4 +43,5 @@ __all__ = [
     "summary",
     "synops_per_step",
     "synthetic",
+    "trace_from_arrays",
 ]

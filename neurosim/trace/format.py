@@ -15,6 +15,13 @@ Keys (a public contract; see the README):
 - ``layer{l}_w_in_mask``: uint8 ``[in_l, ceil(gates*H_l/8)]``.
 - ``layer{l}_w_rec_mask``: uint8 ``[H_l, ceil(gates*H_l/8)]``.
 - ``readout_w_mask`` (optional): uint8 ``[H_last, ceil(vocab_size/8)]``.
+- ``input_events`` (optional): uint8 ``[T, ceil(input_size/8)]``, which input units
+  of layer 0 carry an event at each step (recorded sensor spikes); absent, the
+  input is the dense embedding, every input unit active at every step.
+
+``meta.model`` is any non-empty name; ``gates`` is explicit (the names in
+``GATES_BY_MODEL`` must have their gates). Build a trace from unpacked arrays
+with :meth:`Trace.from_arrays` (:mod:`neurosim.trace.arrays`).
 
 Weight-mask columns are gate-major (column ``g*H + j`` is gate ``g`` of unit
 ``j``), as in PyTorch's stacked ``weight_ih``/``weight_hh`` transposed, so the
@@ -33,7 +40,7 @@ import numpy as np
 
 TRACE_FORMAT = "neurosim-trace"
 TRACE_VERSION = 1
-MODELS = ("egru", "lstm", "synthetic")
+MODELS = ("egru", "lstm", "synthetic")  # the project's own model names; meta.model may be any name
 GATES_BY_MODEL = {"egru": 3, "lstm": 4}
 META_KEYS = (
     "format",
@@ -104,6 +111,14 @@ class Trace:
     layers: tuple[LayerTrace, ...]
     readout_w_mask: np.ndarray | None = None
     name: str = field(default="trace", compare=False)
+    input_events: np.ndarray | None = None  # bool [T, input_size]; None: the dense input, active at every step
+
+    @classmethod
+    def from_arrays(cls, *args, **kwargs) -> Trace:
+        """A checked trace from unpacked arrays: see :func:`neurosim.trace.arrays.trace_from_arrays`."""
+        from neurosim.trace.arrays import trace_from_arrays
+
+        return trace_from_arrays(*args, **kwargs)
 
     @property
     def n_tokens(self) -> int:
@@ -138,7 +153,8 @@ class Trace:
                 offsets = np.concatenate([[0], np.cumsum(counts)])
                 values = layer.values[offsets[start] : offsets[stop]]
             layers.append(replace(layer, events=layer.events[start:stop], values=values))
-        return replace(self, tokens=self.tokens[start:stop], layers=tuple(layers))
+        input_events = None if self.input_events is None else self.input_events[start:stop]
+        return replace(self, tokens=self.tokens[start:stop], layers=tuple(layers), input_events=input_events)
 
     def activity(self) -> np.ndarray:
         """Fraction of units emitting an event, per layer, float [L]."""
@@ -177,8 +193,8 @@ def _check_meta(meta: object) -> dict:
         raise TraceError(f"meta.format: is {meta['format']!r}, allowed: {TRACE_FORMAT!r}")
     if meta["version"] != TRACE_VERSION:
         raise TraceError(f"meta.version: is {meta['version']!r}, allowed: {TRACE_VERSION}")
-    if meta["model"] not in MODELS:
-        raise TraceError(f"meta.model: is {meta['model']!r}, allowed: {list(MODELS)}")
+    if not isinstance(meta["model"], str) or not meta["model"]:
+        raise TraceError(f"meta.model: is {meta['model']!r}, allowed: a non-empty name (with meta.gates explicit)")
     for key in ("vocab_size", "input_size", "gates"):
         if not isinstance(meta[key], int) or meta[key] < 1:
             raise TraceError(f"meta.{key}: is {meta[key]!r}, allowed: an integer >= 1")
@@ -280,14 +296,23 @@ def load_trace(path: str | os.PathLike, tokens: int | None = None, events: bool 
         readout = None
         if "readout_w_mask" in files:
             readout = _unpack("readout_w_mask", npz["readout_w_mask"], (prev, meta["vocab_size"]))
-    return Trace(meta=meta, tokens=all_tokens[:T], layers=tuple(layers), readout_w_mask=readout, name=path.stem)
+        input_events = None
+        if with_events and "input_events" in files:
+            input_events = _unpack("input_events", npz["input_events"], (T_file, meta["input_size"]))[:T]
+    return Trace(meta=meta, tokens=all_tokens[:T], layers=tuple(layers), readout_w_mask=readout, name=path.stem,
+                 input_events=input_events)
 
 
 def save_trace(trace: Trace, path: str | os.PathLike) -> Path:
-    """Write ``trace`` in the trace format (compressed ``.npz``) and return the path."""
+    """Write ``trace`` in the trace format (compressed ``.npz``) and return the path.
+
+    The trace is checked first (:func:`neurosim.trace.arrays.check_trace`): a file
+    that :func:`load_trace` would refuse is never written.
+    """
+    from neurosim.trace.arrays import check_trace
+
+    check_trace(trace)
     meta = _check_meta(dict(trace.meta))
-    if meta["hidden_sizes"] != trace.hidden_sizes:
-        raise TraceError(f"meta.hidden_sizes: is {meta['hidden_sizes']}, but the layers have {trace.hidden_sizes}")
     arrays: dict[str, np.ndarray] = {
         "meta": np.array(json.dumps(meta, sort_keys=True)),
         "tokens": np.asarray(trace.tokens, dtype=np.int32),
@@ -300,6 +325,8 @@ def save_trace(trace: Trace, path: str | os.PathLike) -> Path:
             arrays[f"layer{l}_values"] = np.asarray(layer.values, dtype=np.float16)
     if trace.readout_w_mask is not None:
         arrays["readout_w_mask"] = np.packbits(trace.readout_w_mask.astype(bool), axis=1)
+    if trace.input_events is not None:
+        arrays["input_events"] = np.packbits(trace.input_events.astype(bool), axis=1)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(path, **arrays)

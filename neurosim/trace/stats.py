@@ -11,14 +11,17 @@ def synops_per_step(trace: Trace) -> np.ndarray:
     """Synaptic operations of every layer at every step, int64 [L, T].
 
     The formula of the trace format: the input fan-out of every active input
-    unit at t (layer 0's input, the embedding, is active at every step) plus
-    the recurrent fan-out of every event of the layer at t-1. This is the
-    independent count that the engines must reproduce exactly.
+    unit at t plus the recurrent fan-out of every event of the layer at t-1.
+    Layer 0's input units are all active at every step (the dense embedding),
+    or, when the trace has ``input_events``, those with an event at t. This is
+    the independent count that the engines must reproduce exactly.
     """
     T = trace.n_tokens
     out = np.zeros((len(trace.layers), T), dtype=np.int64)
     for l, layer in enumerate(trace.layers):
-        if l == 0:
+        if l == 0 and trace.input_events is not None:
+            out[l] += trace.input_events.astype(np.int64) @ layer.in_fanout
+        elif l == 0:
             out[l] += int(layer.in_fanout.sum())
         else:
             prev = trace.layers[l - 1].events
@@ -54,6 +57,8 @@ def summary(trace: Trace) -> dict:
         "weight_sparsity": trace.measured_weight_sparsity(),
         "activity_per_layer": [float(a) for a in activity],
         "activity_sparsity": 1.0 - mean_activity,
+        "input": "dense" if trace.input_events is None else "events",
+        "input_activity": 1.0 if trace.input_events is None else float(trace.input_events.mean()),
         "dense_macs_per_token": dense,
         "synaptic_ops_per_token": float(synops.sum() / trace.n_tokens),
         "synaptic_ops_per_token_by_layer": [float(x) for x in synops.mean(axis=1)],

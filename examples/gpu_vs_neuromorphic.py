@@ -1,8 +1,9 @@
 """Dense LSTM on an H100 vs a 90%-pruned EGRU on Loihi-like and SpiNNaker2-like chips.
 
 Runs `neurosim.compare` on the shipped PTB traces and writes, next to this file:
-- `gpu_vs_neuromorphic.csv`: the table (energy, latency, tokens/s, bytes per token, perplexity);
-- `gpu_vs_neuromorphic.png`: energy per token by component;
+- `gpu_vs_neuromorphic.csv`: the table (energy and its static share, cycles, latency, tokens/s, bytes per
+  token, perplexity);
+- `gpu_vs_neuromorphic.png`: energy per token by component (static apart), latency and tokens/s;
 - `gpu_vs_neuromorphic.txt`: the printed table.
 
     python examples/gpu_vs_neuromorphic.py [--tokens 512] [--out-dir DIR]
@@ -20,7 +21,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from neurosim.compare import compare, format_table, plot_energy
+from neurosim.compare import compare, format_table, plot_compare
 
 HERE = Path(__file__).resolve().parent
 
@@ -38,7 +39,7 @@ def main(argv=None) -> int:
                     compare(["ptb_egru90"], ["loihi_like", "spinnaker2_like"], [1], tokens=args.tokens)],
                    ignore_index=True)
     df.to_csv(out / "gpu_vs_neuromorphic.csv", index=False)
-    plot_energy(df, out / "gpu_vs_neuromorphic.png")
+    plot_compare(df, out / "gpu_vs_neuromorphic.png")
     text = format_table(df)
     ppl = df.groupby("trace")["perplexity"].first()
     text += "\n\nperplexity (full PTB test split, from the trace meta): " + ", ".join(

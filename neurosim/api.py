@@ -16,6 +16,7 @@ import numpy as np
 
 from neurosim.arch import ChipArch, load_arch
 from neurosim.costing import chip_result
+from neurosim.costing.chip import RunInside, token_latency_cycles
 from neurosim.engine import BACKENDS as ENGINES
 from neurosim.engine import EngineError, build_arrays, simulate
 from neurosim.mapping import map_network
@@ -176,7 +177,8 @@ def run(
             raise EngineError(f"readout: got {readout!r}; allowed: {list(READOUTS)}")
         if gpu_options.get("include_readout") is None:  # the same scope as on a chip
             gpu_options["include_readout"] = readout == "chip" and has_readout(trace)
-        return simulate_gpu(arch, trace, batch=batch, **gpu_options)
+        result = simulate_gpu(arch, trace, batch=batch, **gpu_options)
+        return replace(result, meta={**result.meta, **_spec_meta(arch)})
     if gpu_options:
         raise EngineError(f"options {sorted(gpu_options)}: only GPU specs take them")
     if batch != 1:
@@ -206,7 +208,37 @@ def run(
                    progress=progress, threads=threads)
     meta["simulate_s"] = eng.simulate_s
     return chip_result(arch, trace.name, eng.counts, eng.tokens, eng.latency_cycles_per_token(),
-                       eng.core_busy_cycles, mapping.compartments_per_core, meta)
+                       eng.core_busy_cycles, mapping.compartments_per_core, meta, _inside(eng, network))
+
+
+def _layer_names(network) -> tuple[str, ...]:
+    return tuple(f"layer {i}" for i in range(network.n_event_layers)) + (("readout",) if network.readout_size else ())
+
+
+def _inside(eng, network, runs=None) -> RunInside:
+    """The engine's per-step, per-link and per-layer figures of one run (or of the windows ``runs``, pooled).
+
+    The engine's ``step_counts``, ``link_flits`` and ``layer_counts`` are optional: a run
+    without them still has its step cycles, token latencies and per-core busy cycles.
+    """
+    runs = runs or [eng]
+
+    def pooled(name, join):
+        parts = [getattr(r, name, None) for r in runs]
+        return None if any(p is None for p in parts) else join(parts)
+
+    return RunInside(
+        step_cycles=np.concatenate([r.step_cycles for r in runs]),
+        n_layers=eng.n_layers,
+        pipelined=eng.pipelined,
+        token_latency_cycles=np.concatenate([token_latency_cycles(r.step_cycles, r.n_layers, r.pipelined)
+                                             for r in runs]),
+        step_counts=pooled("step_counts", np.concatenate),
+        link_flits=pooled("link_flits", lambda p: np.sum(p, axis=0)),
+        layer_counts=pooled("layer_counts", lambda p: np.sum(p, axis=0)),
+        layer_names=_layer_names(network),
+        layer_units=tuple(int(u) for u in network.layer_sizes),
+    )
 
 
 def _run_streamed(arch, path, tokens, policy, min_cores, chunk_steps, progress, threads, engine,
@@ -244,7 +276,7 @@ def _run_streamed(arch, path, tokens, policy, min_cores, chunk_steps, progress, 
         "simulate_s": eng.simulate_s,
     }
     return chip_result(arch, trace.name, eng.counts, eng.tokens, eng.latency_cycles_per_token(),
-                       eng.core_busy_cycles, mapping.compartments_per_core, meta)
+                       eng.core_busy_cycles, mapping.compartments_per_core, meta, _inside(eng, network))
 
 
 def _warm_up(trace: Trace, network, mapping, arch: ChipArch, arrays, engine: str) -> None:
@@ -287,7 +319,13 @@ def _mapping_meta(arch: ChipArch, mapping, policy: str, engine: str, network, tr
         "pipeline": arch.pipeline,
         "synapse_format": arch.cores.synapse_format,
         "engine": engine,
+        **_spec_meta(arch),
     }
+
+
+def _spec_meta(arch) -> dict:
+    """The whole architecture spec as run (after ``base:`` and overrides): the report's provenance."""
+    return {"arch_spec": arch.model_dump(mode="json")}
 
 
 def _window(trace: Trace, network, mapping, arch: ChipArch, arrays, start: int, window: int, engine: str):
@@ -336,7 +374,8 @@ def _run_sampled(arch, trace, network, mapping, arrays, sample, window, seed, me
     counts_total: dict = {}
     busy_total = np.zeros(arch.cores.count, dtype=np.int64)
     t0 = time.perf_counter()
-    for eng in _windows(trace, network, mapping, arch, arrays, starts, window, engine, threads):
+    runs = _windows(trace, network, mapping, arch, arrays, starts, window, engine, threads)
+    for eng in runs:
         latency = eng.step_cycles.mean() * L  # per token: L steps of this window, pipelined or not
         r = chip_result(arch, trace.name, eng.counts, window, latency, eng.core_busy_cycles,
                         mapping.compartments_per_core, meta)
@@ -349,7 +388,7 @@ def _run_sampled(arch, trace, network, mapping, arrays, sample, window, seed, me
     meta = {**meta, "sample_windows": sample, "sample_window_tokens": window, "sample_starts": starts,
             "sample_window_counts": window_counts, "simulate_s": time.perf_counter() - t0}
     pooled = chip_result(arch, trace.name, counts_total, sample * window, latency_all, busy_total,
-                         mapping.compartments_per_core, meta)
+                         mapping.compartments_per_core, meta, _inside(runs[0], network, runs))
     intervals = {name: confidence_interval([getattr(r, name) for r in per_window], getattr(pooled, name))
                  for name in PER_TOKEN_FIGURES}
     return replace(pooled, intervals=intervals)

@@ -1,4 +1,10 @@
-"""The report stage: write :class:`~neurosim.result.Result` objects as a table, JSON, CSV or Parquet."""
+"""The report stage: write :class:`~neurosim.result.Result` objects as a table, JSON, CSV or Parquet.
+
+JSON holds everything, the per-run arrays as lists; Parquet one row per result with the
+arrays as ``arrays.<name>`` list columns; CSV one row per result without the arrays (their
+summaries, the latency percentiles and power, are columns). :func:`read` reads JSON and
+Parquet back into Results.
+"""
 
 from __future__ import annotations
 
@@ -46,6 +52,11 @@ def format_table(result: Result) -> str:
         ("cycles per token", f"{r.cycles_per_token:,.1f}"),
         ("time per token", _si(r.time_s_per_token, "s")),
         ("latency per token", _si(r.latency_s_per_token, "s")),
+    ]
+    if r.latency_s_p50 is not None:
+        rows.append(("  p50 / p95 / p99", " / ".join(_si(v, "s") for v in (r.latency_s_p50, r.latency_s_p95,
+                                                                         r.latency_s_p99))))
+    rows += [
         ("tokens per second", f"{r.tokens_per_s:,.1f}"),
         ("synaptic ops per token", f"{r.synaptic_ops_per_token:,.1f}"),
         ("packets per token", f"{r.packets_per_token:,.1f}"),
@@ -54,6 +65,9 @@ def format_table(result: Result) -> str:
         ("  dynamic", _si(r.dynamic_energy_pj_per_token * 1e-12, "J")),
         ("  static", _si(r.static_energy_pj_per_token * 1e-12, "J")),
     ]
+    if r.power_w_mean is not None:
+        rows.append(("power mean / peak", _si(r.power_w_mean, "W") + " / " + (
+            _si(r.power_w_peak, "W") + " (one timestep)" if r.power_w_peak is not None else "n/a")))
     width = max(len(k) for k, _ in rows)
     for label, value in rows:
         lines.append(f"  {label:<{width}}  {value}")
@@ -83,12 +97,47 @@ def format_table(result: Result) -> str:
         lines.append(f"    (zero: {', '.join(c for c in r.energy_breakdown_pj_per_token if c not in shown)})")
     u = r.core_utilization
     lines.append(f"  core utilization min/mean/max: {u['min']:.3f} / {u['mean']:.3f} / {u['max']:.3f}")
+    if r.layers:
+        lines.append("  per layer, per token (energy: the layer's synapse, neuron-update and neuron-state energy):")
+        lines.extend("    " + line for line in format_layers(r).splitlines())
     return "\n".join(lines)
 
 
-def frame(results: list[Result]) -> pd.DataFrame:
-    """One row per result, nested figures as ``outer.inner`` columns."""
-    return pd.DataFrame([r.to_flat_dict() for r in results])
+def format_layers(result: Result) -> str:
+    """The per-layer table of a result as aligned text (empty without per-layer figures)."""
+    if not result.layers:
+        return ""
+    total = sum(row["energy_pj_per_token"] for row in result.layers) or 1.0
+    head = f"{'layer':<10} {'units':>7} {'synops':>12} {'updates':>12} {'update cyc':>12} {'energy pJ':>12} {'share':>6}"
+    lines = [head]
+    for row in result.layers:
+        updates = row["updates_active_per_token"] + row["updates_received_per_token"] + row["updates_inactive_per_token"]
+        lines.append(f"{row['layer']:<10} {row['units']:>7,} {row['synops_per_token']:>12,.1f} {updates:>12,.1f} "
+                     f"{row['update_cycles_per_token']:>12,.1f} {row['energy_pj_per_token']:>12,.1f} "
+                     f"{100 * row['energy_pj_per_token'] / total:5.1f}%")
+    return "\n".join(lines)
+
+
+def frame(results: list[Result], arrays: bool = False) -> pd.DataFrame:
+    """One row per result, nested figures as ``outer.inner`` columns; with ``arrays``, the
+    per-run arrays as ``arrays.<name>`` list columns (Parquet keeps them, CSV does not)."""
+    return pd.DataFrame([r.to_flat_dict(arrays) for r in results])
+
+
+def read(path: str | Path) -> list[Result]:
+    """The results of a report file written by :func:`write` (JSON or Parquet), or of a sweep table
+    (its rows whose ``status`` is ``ok``)."""
+    path = Path(path)
+    if path.suffix == ".json":
+        data = json.loads(path.read_text())
+        return [Result.from_dict(d) for d in (data if isinstance(data, list) else [data])]
+    if path.suffix == ".parquet":
+        df = pd.read_parquet(path)
+        if "status" in df:
+            df = df[df["status"] == "ok"]
+        return [Result.from_flat_dict(row) for row in df.to_dict("records")]
+    raise ValueError(f"{path}: got suffix {path.suffix!r}; allowed: ['.json', '.parquet'] (a report written by "
+                     "neurosim run --out, or a sweep's results)")
 
 
 def render(result: Result, fmt: str) -> str:
@@ -129,7 +178,7 @@ def write(results: list[Result], path: str | Path, fmt: str | None = None) -> Pa
 
 def _write(results: list[Result], path: Path, fmt: str) -> None:
     if fmt == "parquet":
-        frame(results).to_parquet(path, index=False)
+        frame(results, arrays=True).to_parquet(path, index=False)
     elif fmt == "csv":
         frame(results).to_csv(path, index=False)
     elif fmt == "json":

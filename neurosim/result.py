@@ -8,10 +8,25 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from numbers import Number
 
+import numpy as np
 import pandas as pd
+
+#: The per-run arrays a chip Result may carry, and their dtypes (see :class:`Result`).
+ARRAY_DTYPES = {
+    "step_cycles": np.int64,
+    "step_energy_pj": np.float32,
+    "token_latency_cycles": np.int64,
+    "core_busy_cycles": np.int64,
+    "link_flits": np.int64,
+}
+#: Columns of a row of :attr:`Result.layers` (per token; ``energy_pj_per_token``: the layer's
+#: synapse, neuron-update and neuron-state energy, the components a layer's own counts price).
+LAYER_COLUMNS = ("layer", "units", "synops_per_token", "updates_active_per_token", "updates_received_per_token",
+                 "updates_inactive_per_token", "update_cycles_per_token", "energy_pj_per_token")
+PERCENTILES = (50, 95, 99)
 
 
 class ResultError(ValueError):
@@ -22,7 +37,12 @@ def _bad_numbers(value, name: str, signed: bool):
     """``(path, value)`` of every number under ``value`` that is not finite (or negative, unless ``signed``)."""
     if isinstance(value, bool) or value is None or isinstance(value, str):
         return
-    if isinstance(value, dict):
+    if isinstance(value, np.ndarray):
+        bad = ~np.isfinite(value) if signed else ~np.isfinite(value) | (value < 0)
+        if bad.any():
+            i = int(np.flatnonzero(bad.ravel())[0])
+            yield f"{name}[{i}]", value.ravel()[i]
+    elif isinstance(value, dict):
         for key, inner in value.items():
             yield from _bad_numbers(inner, f"{name}.{key}", signed)
     elif isinstance(value, (list, tuple)):
@@ -46,6 +66,21 @@ class Result:
     times time, so a sweep can re-cost a run without re-simulating it.
     ``intervals`` maps a per-token figure to its 95% confidence interval
     ``[low, high]`` when the run was sampled.
+
+    The inside of a run (chip runs; empty or None where a backend has no such figure):
+
+    - ``latency_s_p50`` / ``_p95`` / ``_p99``: percentiles of the token latency (a token's
+      first layer to its last layer's update; on a pipelined chip the sum of ``L``
+      consecutive steps, ``L`` the pipeline stages), seconds;
+    - ``power_w_mean``: energy over time of the whole run; ``power_w_peak``: the largest
+      energy over time of one timestep (None without per-step energies);
+    - ``layers``: one dict per layer (recurrent layers, then the readout), :data:`LAYER_COLUMNS`;
+    - ``arrays``: numpy arrays named in :data:`ARRAY_DTYPES`: ``step_cycles`` and
+      ``step_energy_pj`` per timestep, ``token_latency_cycles`` per token,
+      ``core_busy_cycles`` per core, ``link_flits`` per link id
+      (:mod:`neurosim.engine.layout`). A sampled run concatenates its windows' steps and
+      tokens. :meth:`to_dict` (JSON) holds them as lists; :meth:`to_flat_dict` (CSV, sweep
+      tables) leaves them out unless asked (Parquet keeps them as list columns).
     """
 
     arch: str
@@ -65,11 +100,21 @@ class Result:
     counts: dict[str, float] = field(default_factory=dict)
     meta: dict = field(default_factory=dict)
     intervals: dict[str, list[float]] = field(default_factory=dict)
+    latency_s_p50: float | None = None
+    latency_s_p95: float | None = None
+    latency_s_p99: float | None = None
+    power_w_mean: float | None = None
+    power_w_peak: float | None = None
+    layers: list[dict] = field(default_factory=list)
+    arrays: dict[str, np.ndarray] = field(default_factory=dict, compare=False)
 
     def __post_init__(self) -> None:
         """Refuse NaN, inf and negative figures (``meta`` may hold signed values, never NaN or inf)."""
         if isinstance(self.tokens, bool) or not isinstance(self.tokens, int) or self.tokens < 1:
             raise ResultError(f"result figure tokens: got {self.tokens!r}; allowed: an integer >= 1")
+        unknown = sorted(set(self.arrays) - set(ARRAY_DTYPES))
+        if unknown:
+            raise ResultError(f"{self.arch} on {self.trace}: result arrays {unknown}; allowed: {list(ARRAY_DTYPES)}")
         for f in fields(self):
             if f.name in ("arch", "trace", "backend"):
                 continue
@@ -96,7 +141,9 @@ class Result:
         return self.energy_pj_per_token - self.static_energy_pj_per_token
 
     def to_dict(self) -> dict:
-        d = asdict(self)
+        """Every field (arrays as lists) and the derived figures; :meth:`from_dict` reads it back."""
+        d = asdict(replace(self, arrays={}))
+        d["arrays"] = {k: v.tolist() for k, v in self.arrays.items()}
         d["tokens_per_s"] = self.tokens_per_s
         d["energy_j_per_token"] = self.energy_pj_per_token * 1e-12
         d["static_energy_pj_per_token"] = self.static_energy_pj_per_token
@@ -107,12 +154,60 @@ class Result:
     def to_json(self, indent: int = 2) -> str:
         return json.dumps(self.to_dict(), indent=indent, sort_keys=False, default=float)
 
-    def to_flat_dict(self) -> dict:
+    @classmethod
+    def from_dict(cls, data: dict) -> Result:
+        """The Result of a :meth:`to_dict` (a JSON report); derived figures and unknown keys are ignored."""
+        names = {f.name for f in fields(cls)}
+        kwargs = {k: v for k, v in data.items() if k in names}
+        kwargs["arrays"] = {k: np.asarray(v, dtype=ARRAY_DTYPES[k]) for k, v in (data.get("arrays") or {}).items()
+                            if k in ARRAY_DTYPES}
+        return cls(**kwargs)
+
+    @classmethod
+    def from_flat_dict(cls, row: dict) -> Result:
+        """The Result of a :meth:`to_flat_dict` row (CSV, Parquet or a sweep table); other columns are ignored."""
+        nested = {"memory_bytes_per_token", "energy_breakdown_pj_per_token", "core_utilization", "counts", "meta",
+                  "arrays"}
+        names = {f.name for f in fields(cls)}
+        data: dict = {k: {} for k in nested}
+        data["intervals"] = {}
+
+        def missing(v):
+            return v is None or (isinstance(v, float) and math.isnan(v))
+
+        for key, value in row.items():
+            outer, _, inner = str(key).partition(".")
+            if isinstance(value, (list, tuple, np.ndarray)):
+                if outer == "arrays":
+                    data["arrays"][inner] = value
+                continue
+            if missing(value):
+                if outer == "meta" and inner:  # meta may hold None (a NaN never passes the guard)
+                    data["meta"][inner] = None
+                continue
+            if outer in ("ci95_low", "ci95_high") and inner:
+                data["intervals"].setdefault(inner, [0.0, 0.0])[outer == "ci95_high"] = float(value)
+            elif outer in nested and inner:
+                data[outer][inner] = json.loads(value) if isinstance(value, str) and value[:1] in "[{" else value
+            elif key in names:
+                data[key] = json.loads(value) if key == "layers" and isinstance(value, str) else value
+        if isinstance(data.get("tokens"), (float, np.integer)):
+            data["tokens"] = int(data["tokens"])
+        return cls.from_dict(data)
+
+    def to_flat_dict(self, arrays: bool = False) -> dict:
         """One level of keys: nested dicts become ``outer.inner`` columns; a sampled run's
-        intervals become ``ci95_low.<figure>`` and ``ci95_high.<figure>``."""
+        intervals become ``ci95_low.<figure>`` and ``ci95_high.<figure>``; ``layers`` is one
+        JSON text. The per-run arrays are left out (their summaries, the latency percentiles
+        and power, are columns), or with ``arrays`` kept as ``arrays.<name>`` numpy values
+        (Parquet list columns)."""
         flat: dict = {}
         for key, value in self.to_dict().items():
-            if key == "intervals":  # numeric columns: ci95_low.<figure>, ci95_high.<figure>
+            if key == "arrays":
+                if arrays:
+                    for name, a in self.arrays.items():
+                        flat[f"arrays.{name}"] = a
+            elif key == "intervals":  # numeric columns: ci95_low.<figure>, ci95_high.<figure>
                 for name, (low, high) in value.items():
                     flat[f"ci95_low.{name}"] = low
                     flat[f"ci95_high.{name}"] = high
@@ -127,9 +222,9 @@ class Result:
                 flat[key] = value
         return flat
 
-    def to_dataframe(self) -> pd.DataFrame:
+    def to_dataframe(self, arrays: bool = False) -> pd.DataFrame:
         """A one-row frame of :meth:`to_flat_dict`."""
-        return pd.DataFrame([self.to_flat_dict()])
+        return pd.DataFrame([self.to_flat_dict(arrays)])
 
     def neurobench(self, trace, **options) -> dict:
         """The NeuroBench 2.x metrics of this run on ``trace`` (its Trace, path or shipped name):

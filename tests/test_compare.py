@@ -9,7 +9,7 @@ import pytest
 from matplotlib.image import imread
 
 from neurosim.cli import main
-from neurosim.compare import compare, energy_components, plot_energy
+from neurosim.compare import compare, energy_components, plot_compare, plot_energy
 from neurosim.trace import save_trace, synthetic
 
 SPECS = Path(__file__).resolve().parents[1] / "arch_specs"
@@ -94,9 +94,10 @@ def test_run_compare_cli(traces, tmp_path, capsys, suffix):
     assert main(["compare", *argv, "--out", str(out), "--plot", str(plot), "--tokens", "4", "--quiet"]) == 0
     df = pd.read_csv(out) if suffix == ".csv" else pd.read_parquet(out)
     assert len(df) == 8 and set(df["tokens"]) == {4}
-    assert imread(plot).shape[:2] == (480, 630)  # 2 traces x 4 bars: (1.5 + 0.45 x 8 + 0.6 x 2) x 4.8 inches
+    assert imread(plot).shape[:2] == (1200, 2000)  # 10 x 6 inches at 200 dpi, whatever the bars
     printed = capsys.readouterr().out
-    assert "energy_uj_per_token" in printed and "a100_sxm4_80gb" in printed
+    assert "energy_uj_per_token" in printed and "gpu_a100" in printed  # GPUs named by their spec files
+    assert "cycles_per_token" in printed and "static_share" in printed
 
 
 @pytest.mark.parametrize(
@@ -127,4 +128,36 @@ def test_mixed_event_chip_and_gpu(traces, tmp_path):
     assert sorted(zip(df["backend"], df["batch"])) == [("event", 1), ("gpu", 1), ("gpu", 64)]
     event = df[df["backend"] == "event"].iloc[0]
     assert event["energy_pj_per_token"] > 0 and event["tokens_per_s"] > 0
-    assert imread(plot_energy(df, tmp_path / "mixed.png")).shape[:2] == (480, 600)  # 3 bars: the 6-inch minimum
+    assert imread(plot_energy(df, tmp_path / "mixed.png")).shape[:2] == (1200, 2000)
+    assert df["spec"].tolist()[0] == "tiny" and (df["static_share"] >= 0).all()
+
+
+def test_compare_figure_shows_only_nonzero_components_and_flags_missing_static(traces, tmp_path):
+    """The energy panel's legend lists only nonzero components; a target without static power says so."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import yaml
+    from conftest import TINY_ARCH
+
+    chip = tmp_path / "nostatic.yaml"
+    chip.write_text(yaml.safe_dump({**TINY_ARCH, "static_power_w": 0.0, "cores": {
+        **TINY_ARCH["cores"], "neurons_per_core": 256, "synapse_memory_bytes": 1 << 16}}))
+    df = compare(traces[:1], [str(chip), GPUS[0]], [1])
+    figures = []
+    real_close = plt.close
+    plt.close = lambda fig=None: figures.append(fig)  # keep the figure to read its artists
+    try:
+        plot_compare(df, tmp_path / "c.png")
+    finally:
+        plt.close = real_close
+    fig = figures[0]
+    energy_ax = fig.axes[0]
+    legend = [t.get_text() for t in energy_ax.get_legend().get_texts()]
+    nonzero = [c for c in energy_components(df) if c != "static" and (df[f"energy_pj.{c}"] > 0).any()]
+    assert legend == nonzero + ["static (power x time)"]
+    assert any("no static" in t.get_text() for t in energy_ax.texts)
+    assert any("have none in their spec" in t.get_text() for t in fig.texts)
+    assert all(ax.get_yscale() == "linear" for ax in fig.axes)
+    real_close(fig)

@@ -40,8 +40,31 @@ def test_sparsity_sweep_runs_on_a_few_tokens(tmp_path, capsys, monkeypatch):
 
 
 def test_sweep_small_spec_plans_its_documented_points():
-    """examples/sweep_small.yaml: 24 points in 8 simulations, as its header says."""
+    """examples/sweep_small.yaml: 24 points in 12 simulations, as its header says."""
     from neurosim.sweep import groups, load_sweep
 
     sw = load_sweep(EXAMPLES / "sweep_small.yaml")
-    assert (len(sw.points), len(groups(sw.points))) == (24, 8)
+    assert (len(sw.points), len(groups(sw.points))) == (24, 12)
+
+
+def test_sweep_small_points_differ(tmp_path):
+    """examples/sweep_small.yaml (on 16 tokens) moves the result: spreading changes cycles and energy, the flit
+    width matters once packets leave their router, and every point is distinct."""
+    import yaml
+
+    from neurosim.sweep import sweep
+
+    spec = yaml.safe_load((EXAMPLES / "sweep_small.yaml").read_text())
+    spec["options"]["tokens"] = 16
+    for t in spec["traces"]:
+        t["synthetic"]["tokens"] = 16
+    df = sweep(spec, tmp_path / "small.parquet", progress=False, root=EXAMPLES)
+    assert (df["status"] == "ok").all() and len(df) == 24
+    by = df.groupby(["trace", "option.min_cores", "arch.noc.flit_bits"])["cycles_per_token"].first()
+    for trace in df["trace"].unique():
+        cycles = by[trace]
+        assert cycles[1, 8] == pytest.approx(cycles[1, 32], rel=1e-3)  # packed: no flit crosses a mesh link
+        assert cycles[64, 8] > 1.2 * cycles[64, 32]  # spread: narrow flits hold the links longer
+        assert cycles[16, 32] < cycles[1, 32]  # spread over more cores: shorter steps
+    assert df["flit_hops_per_token"][df["option.min_cores"] > 1].gt(0).all()
+    assert len(df[["cycles_per_token", "energy_pj_per_token"]].drop_duplicates()) == 24

@@ -14,7 +14,7 @@ import argparse
 import os
 import sys
 
-from neurosim.cli import compare, list_, plot, run, sweep, trace, train, validate
+from neurosim.cli import compare, list_, plot, plot_run, report, run, sweep, trace, train, validate
 
 DESCRIPTION = "Cycle-level simulation and energy estimation of sparse RNNs on neuromorphic chips and GPUs."
 SUBCOMMANDS = (
@@ -26,6 +26,8 @@ SUBCOMMANDS = (
     ("compare", compare, "compare traces on event chips and GPUs side by side"),
     ("sweep", sweep, "design-space exploration over architecture keys and traces"),
     ("plot", plot, "plot sweep results"),
+    ("plot-run", plot_run, "plot one run: power over time, latency distribution, core and link load on the mesh"),
+    ("report", report, "write a run's (or a results table's) report as one self-contained HTML page"),
 )
 EXTRAS = {"torch": "train", "dask": "dist", "distributed": "dist", "nir": "interop", "snntorch": "interop",
           "neurobench": "interop"}

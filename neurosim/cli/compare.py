@@ -1,4 +1,4 @@
-"""``neurosim compare``: traces on event chips and GPUs side by side, one table and one bar chart."""
+"""``neurosim compare``: traces on event chips and GPUs side by side, one table and one figure."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     )
     parser.add_argument("--tokens", type=int, default=None, metavar="N", help="use the first N tokens of each trace")
     parser.add_argument("--out", default=None, metavar="FILE", help="write the table (.csv or .parquet)")
-    parser.add_argument("--plot", default=None, metavar="FILE", help="write the energy bar chart (.png or .svg)")
+    parser.add_argument("--plot", default=None, metavar="FILE", help="write the figure: energy, latency and tokens/s panels (.png or .svg)")
     parser.add_argument("--precision", default=None, help="GPU precision (default: the spec's)")
     parser.add_argument("--weight-format", default=None, help="GPU weight format: dense, csr, 2:4")
     parser.add_argument("--kernel", default=None, help="GPU kernel model: dense or gather")
@@ -60,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
             raise ValueError(f"--{name}: got {value!r}; allowed suffixes: {list(allowed)}")
         check_output(value, f"--{name}")
 
-    from neurosim.compare import compare, format_table, plot_energy, write_table
+    from neurosim.compare import compare, format_table, plot_compare, write_table
 
     batches = parse_batches(args.batch or ["1"])
     if args.tokens is not None and args.tokens < 1:
@@ -78,5 +78,5 @@ def run(args: argparse.Namespace) -> int:
     if args.out:
         print(f"table: {write_table(df, args.out)}")
     if args.plot:
-        print(f"plot: {plot_energy(df, args.plot)}")
+        print(f"plot: {plot_compare(df, args.plot)}")
     return 0

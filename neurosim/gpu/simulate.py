@@ -9,7 +9,7 @@ from neurosim.gpu.options import resolve_options
 from neurosim.gpu.roofline import kernel_times, unit_peak_flops
 from neurosim.gpu.spec import UNITS, GpuArch
 from neurosim.gpu.workload import count_step_work
-from neurosim.result import Result
+from neurosim.result import PERCENTILES, Result
 from neurosim.trace import Trace, dense_macs_per_token
 
 
@@ -147,4 +147,7 @@ def simulate_gpu(
         core_utilization=utilization,
         counts=counts,
         meta=meta,
+        # every token of a step waits for the whole step: the latency distribution is the steps'
+        **{f"latency_s_p{q}": float(v) for q, v in zip(PERCENTILES, np.percentile(step_s, PERCENTILES))},
+        power_w_mean=float(sum(breakdown_total.values())) * 1e-12 / seconds,
     )

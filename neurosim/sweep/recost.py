@@ -10,6 +10,7 @@ import pandas as pd
 
 from neurosim.api import target_of
 from neurosim.costing import energy_per_token
+from neurosim.costing.chip import recost_layers
 from neurosim.spec import SpecError, parse_override
 from neurosim.sweep.plan import ENERGY_KEYS, _scalar
 from neurosim.sweep.runners import arch_signature
@@ -58,6 +59,14 @@ def recost_table(df: pd.DataFrame, arch_path: str | Path, overrides: list[str] |
         for k, v in e.breakdown_pj.items():
             if f"energy_breakdown_pj_per_token.{k}" in out:
                 out.iloc[i, col(f"energy_breakdown_pj_per_token.{k}")] = v
+        if "power_w_mean" in out and np.isfinite(out.iat[i, col("power_w_mean")]):
+            out.iloc[i, col("power_w_mean")] = e.total_pj * 1e-12 / float(out.iat[i, col("time_s_per_token")])
+        if "power_w_peak" in out:  # needs the per-step counts, which a table does not keep
+            out.iloc[i, col("power_w_peak")] = np.nan
+        if "layers" in out and isinstance(out.iat[i, col("layers")], str):
+            out.iloc[i, col("layers")] = json.dumps(recost_layers(json.loads(out.iat[i, col("layers")]), arch))
+        if "meta.arch_spec" in out and isinstance(out.iat[i, col("meta.arch_spec")], str):
+            out.iloc[i, col("meta.arch_spec")] = json.dumps(arch.model_dump(mode="json"))
         if e.interval_pj is not None:
             out.iloc[i, col("ci95_low.energy_pj_per_token")], out.iloc[i, col("ci95_high.energy_pj_per_token")] = (
                 e.interval_pj)

@@ -42,6 +42,18 @@ def _positive(flag: str, kind=float):
     return parse
 
 
+def _tokens(text: str):
+    if text == "all":
+        return None
+    try:
+        v = int(text)
+    except ValueError:
+        v = 0
+    if v <= 0:
+        raise argparse.ArgumentTypeError(f"is {text!r}, allowed: a positive integer or 'all'")
+    return v
+
+
 def _sizes(text: str) -> list[int]:
     try:
         sizes = [int(s) for s in text.split(",")]
@@ -256,7 +268,9 @@ def add_export_arguments(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--checkpoint", required=True, help="checkpoint.pt written by neurosim train")
     p.add_argument("--data-dir", default=None, help="corpus folder (default: the one recorded in the checkpoint)")
     p.add_argument("--split", choices=SPLITS, default="test")
-    p.add_argument("--tokens", type=_positive("--tokens", int), default=2048, help="steps kept in the trace")
+    p.add_argument(
+        "--tokens", type=_tokens, default=2048, help="steps kept in the trace, or 'all' for the whole split"
+    )
     p.add_argument("--out", required=True, help="trace file, e.g. traces/ptb_egru90.npz")
     p.add_argument(
         "--values", choices=("auto", "yes", "no"), default="auto", help="store event values (auto: EGRU only)"

@@ -298,6 +298,10 @@ def train(cfg: TrainConfig, log=print) -> dict:
     # the plateau rule judges validations only once the masks are final
     judge_from = prune_end if gradual else 0
 
+    from .export import git_commit
+
+    commit = git_commit()
+
     def checkpoint(epochs_done: float, with_state: bool = False) -> dict:
         return {
             "model_config": mcfg.to_dict(),
@@ -315,6 +319,7 @@ def train(cfg: TrainConfig, log=print) -> dict:
             "rng_state": torch.get_rng_state(),
             "sched_state": dict(sched_state),
             "train_state": detach_state(state) if with_state else None,
+            "git_commit": commit,
         }
 
     def validate(train_loss: float) -> dict:

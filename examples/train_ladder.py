@@ -5,6 +5,14 @@ Usage (from the repository root)::
     python examples/train_ladder.py --runs-dir /work/runs/ladder            # train, resuming what exists
     python examples/train_ladder.py --runs-dir /work/runs/ladder --dry-run  # print the commands only
     python examples/train_ladder.py --runs-dir /work/runs/ladder --status   # one line per run, from checkpoints
+    python examples/train_ladder.py --runs-dir /work/runs/ladder --export traces --only-better
+    python examples/train_ladder.py --runs-dir /work/runs/ladder --save-small checkpoints --only ptb_egru90,ptb_lstm0
+
+``--export DIR`` writes ``DIR/<name>.npz`` from each run's ``best.pt`` (else ``checkpoint.pt``):
+the whole test split for :data:`FULL_SPLIT` runs, the first :data:`EXPORT_TOKENS` tokens for the
+others; with ``--only-better`` a trace replaces an existing one only when its test perplexity is
+lower, otherwise it goes to ``<runs-dir>/<name>/trace.npz``. ``--save-small DIR`` writes the
+small (fp16) checkpoint of each run to ``DIR/<name>.pt``.
 
 Every run is ``python -m neurosim.models.cli train`` with :data:`RECIPE` plus its own model,
 dataset and sparsity flags, writing ``<runs-dir>/<name>/{checkpoint.pt,best.pt,log.csv,train.log}``.
@@ -70,6 +78,49 @@ QUEUE: list[tuple[str, list[str]]] = [
 ]
 
 
+FULL_SPLIT = ("ptb_egru90", "ptb_lstm0")
+EXPORT_TOKENS = 8192
+
+
+def export_run(name: str, run_dir: Path, out_dir: Path, only_better: bool) -> str:
+    """Export one run's trace; returns a line saying what was written and why."""
+    from neurosim.models.export import export_trace
+    from neurosim.trace import load_trace
+
+    src = run_dir / "best.pt" if (run_dir / "best.pt").is_file() else run_dir / "checkpoint.pt"
+    if not src.is_file():
+        return f"{name}: no checkpoint"
+    full = name in FULL_SPLIT
+    tmp = run_dir / "trace.npz"
+    source = f"neurosim trace export --split test --tokens {'all' if full else EXPORT_TOKENS} --values " \
+             f"{'no' if full else 'auto'} --checkpoint {src} --out {out_dir / (name + '.npz')}"
+    trace, _ = export_trace(src, out=tmp, split="test", tokens=None if full else EXPORT_TOKENS,
+                            values="no" if full else "auto", source=source)
+    new_ppl = trace.meta["perplexity"]
+    dst = out_dir / f"{name}.npz"
+    old_ppl = load_trace(dst, tokens=1).meta["perplexity"] if dst.is_file() else None
+    if only_better and old_ppl is not None and not new_ppl < old_ppl:
+        return f"{name}: test ppl {new_ppl:.1f} from {src} is not below the existing {old_ppl:.1f}; kept {dst}, wrote {tmp}"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(tmp, dst)
+    return f"{name}: wrote {dst} (test ppl {new_ppl:.1f}, was {old_ppl}), {trace.n_tokens} tokens, from {src}"
+
+
+def save_small(name: str, run_dir: Path, out_dir: Path) -> str:
+    """Write the small checkpoint of a run's ``checkpoint.pt`` to ``out_dir/<name>.pt``."""
+    import torch
+
+    from neurosim.models.train import load_checkpoint, small_checkpoint
+
+    src = run_dir / "checkpoint.pt"
+    if not src.is_file():
+        return f"{name}: no checkpoint"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    dst = out_dir / f"{name}.pt"
+    torch.save(small_checkpoint(load_checkpoint(src)), dst)
+    return f"{name}: wrote {dst} ({dst.stat().st_size / 2**20:.1f} MiB) from {src}"
+
+
 def command(name: str, flags: list[str], runs_dir: Path, data: str, threads: int, until: float | None) -> list[str]:
     """The ``neurosim train`` command line of one run."""
     args = [a.format(data=data) for a in flags] + RECIPE + ["--threads", str(threads), "--out", str(runs_dir / name)]
@@ -126,6 +177,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed-dir", type=Path, default=ROOT / "checkpoints", help="small checkpoints to start from")
     p.add_argument("--dry-run", action="store_true", help="print the commands of the queue and exit")
     p.add_argument("--status", action="store_true", help="print the state of every run and exit")
+    p.add_argument("--export", type=Path, default=None, help="export each run's trace into this folder and exit")
+    p.add_argument("--only-better", action="store_true", help="with --export: replace only traces it beats")
+    p.add_argument("--save-small", type=Path, default=None, help="write small checkpoints into this folder and exit")
     args = p.parse_args(argv)
 
     queue = QUEUE
@@ -143,6 +197,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.status:
         for name, _ in queue:
             print(name, run_state(args.runs_dir / name))
+        return 0
+    if args.export or args.save_small:
+        for name, _ in queue:
+            if args.export:
+                print(export_run(name, args.runs_dir / name, args.export, args.only_better), flush=True)
+            if args.save_small:
+                print(save_small(name, args.runs_dir / name, args.save_small), flush=True)
         return 0
 
     args.runs_dir.mkdir(parents=True, exist_ok=True)

@@ -181,6 +181,8 @@ def load_checkpoint(path: str | Path) -> dict:
 def _expand_small(small: dict) -> dict:
     ckpt = dict(small)
     ckpt["model_state"] = {k: v.float() if v.is_floating_point() else v for k, v in small["model_state"].items()}
+    if "decoder.weight" not in ckpt["model_state"]:
+        ckpt["model_state"]["decoder.weight"] = ckpt["model_state"]["embedding.weight"]
     masks = {}
     for name, (packed, shape) in small["pruner"]["masks"].items():
         n = int(np.prod(shape))
@@ -197,7 +199,12 @@ def small_checkpoint(ckpt: dict) -> dict:
     state); an Adam run restarts its moment estimates.
     """
     keep = {k: v for k, v in ckpt.items() if k not in ("optimizer", "model_state", "pruner", "train_state")}
-    keep["model_state"] = {k: v.half() if v.is_floating_point() else v for k, v in ckpt["model_state"].items()}
+    tied = ckpt["model_config"].get("tie_weights", False)
+    keep["model_state"] = {
+        k: v.half() if v.is_floating_point() else v
+        for k, v in ckpt["model_state"].items()
+        if not (tied and k == "decoder.weight")  # the same tensor as embedding.weight
+    }
     masks = {
         name: (np.packbits(m.numpy().astype(bool).ravel()), tuple(m.shape)) for name, m in ckpt["pruner"]["masks"].items()
     }

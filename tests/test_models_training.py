@@ -216,3 +216,45 @@ def test_unknown_optimizer_is_one_line(corpus_dir, tmp_path):
 def test_pruner_magnitude_has_no_regularizer():
     """Plain magnitude pruning adds nothing to the loss."""
     assert Pruner(_tiny()).regularizer() is None
+
+
+def test_ladder_commands_parse():
+    """Every queued ladder run is a valid `neurosim train` command line under the one recipe."""
+    import argparse
+    import importlib.util
+    from pathlib import Path
+
+    from neurosim.models import cli as mcli
+
+    path = Path(__file__).resolve().parent.parent / "examples" / "train_ladder.py"
+    spec = importlib.util.spec_from_file_location("train_ladder", path)
+    ladder = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(ladder)
+    parser = argparse.ArgumentParser()
+    mcli.add_train_arguments(parser)
+    names = [n for n, _ in ladder.QUEUE]
+    assert names[:2] == ["ptb_egru90", "ptb_lstm0"] and "ptb_egru90_neuroprune" in names
+    seen = set()
+    for name, flags in ladder.QUEUE:
+        cmd = ladder.command(name, flags, Path("/tmp/runs"), "/data", 1, 2.0)
+        args = parser.parse_args(cmd[4:])
+        recipe = (args.optimizer, args.lr, args.schedule, args.batch_size, args.bptt, args.clip,
+                  args.prune_start_epoch, args.prune_end_epoch, args.eval_every)
+        seen.add(recipe)
+        assert args.until_epoch == 2.0 and args.out == f"/tmp/runs/{name}"
+        assert args.pruning == ("neuroprune" if name.endswith("neuroprune") else "magnitude")
+    assert len(seen) == 1  # one recipe
+
+
+def test_export_meta_records_training(corpus_dir, tmp_path):
+    """An exported trace covers the whole split with tokens=None and carries curve, recipe and commit."""
+    from neurosim.models.export import export_trace
+
+    train(_cfg(corpus_dir, tmp_path / "run", epochs=1, eval_every=0.5, schedule="plateau"), log=lambda *a: None)
+    trace, _ = export_trace(tmp_path / "run" / "checkpoint.pt", out=tmp_path / "t.npz", tokens=None, values="no")
+    meta = trace.meta
+    assert trace.n_tokens == 12 * 7 - 1  # every prediction of the test split
+    assert len(meta["training"]["curve"]) == 2 and meta["training"]["curve_columns"][1] == "val_ppl"
+    assert meta["recipe"]["schedule"] == "plateau" and meta["recipe"]["optimizer"] == "adam"
+    assert len(meta["activity_sparsity_per_layer"]) == 2
+    assert "git_commit" in meta

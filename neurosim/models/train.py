@@ -261,7 +261,7 @@ def train(cfg: TrainConfig, log=print) -> dict:
     train_data = batchify(corpus.train, cfg.batch_size)
     batches_per_epoch = math.ceil((train_data.size(0) - 1) / cfg.bptt)
     total_steps = max(1, round(cfg.epochs * batches_per_epoch))
-    eval_steps = max(1, round(cfg.eval_every * batches_per_epoch))
+    eval_span = cfg.eval_every * batches_per_epoch  # validations at the steps where step / eval_span crosses an integer
 
     pruner = make_pruner(model, cfg.pruning, reg=cfg.np_reg, redundancy=cfg.np_redundancy)
     optimizer = _make_optimizer(cfg, model)
@@ -423,7 +423,8 @@ def train(cfg: TrainConfig, log=print) -> dict:
             if step % 50 == 0:
                 act = float(torch.stack([e.mean() for e in events]).mean())
                 bar.set_postfix(loss=f"{run_loss / run_n:.3f}", ws=f"{pruner.sparsity:.2f}", act=f"{act:.3f}")
-        if step % eval_steps == 0 or step % batches_per_epoch == 0 or step == total_steps:
+        crossed = int(step / eval_span) > int((step - 1) / eval_span)
+        if crossed or step % batches_per_epoch == 0 or step == total_steps:
             validate(run_loss / max(1, run_n))
             model.train()
             run_loss, run_n = 0.0, 0

@@ -98,6 +98,10 @@ def export_run(name: str, run_dir: Path, out_dir: Path, only_better: bool) -> st
                             values="no" if full else "auto", source=source)
     new_ppl = trace.meta["perplexity"]
     dst = out_dir / f"{name}.npz"
+    target = float(trace.meta["recipe"].get("weight_sparsity") or 0.0)
+    if trace.meta["weight_sparsity"] < target - 0.005:
+        return (f"{name}: {src} is at weight sparsity {trace.meta['weight_sparsity']:.3f}, below the target "
+                f"{target:.2f} (pruning not finished); test ppl {new_ppl:.1f}; kept {dst}, wrote {tmp}")
     old_ppl = load_trace(dst, tokens=1).meta["perplexity"] if dst.is_file() else None
     if only_better and old_ppl is not None and not new_ppl < old_ppl:
         return f"{name}: test ppl {new_ppl:.1f} from {src} is not below the existing {old_ppl:.1f}; kept {dst}, wrote {tmp}"
@@ -195,8 +199,15 @@ def main(argv: list[str] | None = None) -> int:
             print(shlex.join(command(name, flags, args.runs_dir, args.data, args.threads, None)))
         return 0
     if args.status:
+        print("| run | epochs | train wall (min) | lr cuts | converged | last val ppl | best val ppl | weight sparsity | activity sparsity (valid) |")
+        print("|---|---|---|---|---|---|---|---|---|")
         for name, _ in queue:
-            print(name, run_state(args.runs_dir / name))
+            st = run_state(args.runs_dir / name)
+            if not st["exists"]:
+                print(f"| {name} | not started | | | | | | | |")
+                continue
+            print(f"| {name} | {st['epochs']:.2f} | {st['wall_min']:.1f} | {st['decays']} | {'yes' if st['converged'] else 'no'} "
+                  f"| {st['last_val_ppl']} | {st['best_val_ppl']} | {st['weight_sparsity']} | {st['activity_sparsity']} |")
         return 0
     if args.export or args.save_small:
         for name, _ in queue:

@@ -258,3 +258,20 @@ def test_export_meta_records_training(corpus_dir, tmp_path):
     assert meta["recipe"]["schedule"] == "plateau" and meta["recipe"]["optimizer"] == "adam"
     assert len(meta["activity_sparsity_per_layer"]) == 2
     assert "git_commit" in meta
+
+
+def test_neuroprune_removes_silent_and_duplicate_egru_units():
+    """From observed events, NeuroPrune removes silent units and all but one of units with identical event trains."""
+    torch.manual_seed(0)
+    model = _tiny()
+    pruner = make_pruner(model, "neuroprune", reg=0.0, redundancy=0.95)
+    e0 = (torch.rand(20, 3, 12) < 0.3).float()
+    e0[..., 5] = 0.0  # silent
+    e0[..., 7] = e0[..., 6]  # a duplicate event train
+    e1 = (torch.rand(20, 3, 8) < 0.3).float()
+    pruner.observe([e0, e1])
+    pruner.prune_to(0.5)
+    assert pruner.removed[0][5] and (pruner.removed[0][6] ^ pruner.removed[0][7])
+    for name, p in recurrent_weights(model):
+        assert int((p == 0).sum()) == round(0.5 * p.numel()), name
+    assert pruner.n_obs == 0  # the window restarts after a mask update

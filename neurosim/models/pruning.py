@@ -59,6 +59,9 @@ class Pruner:
         """Extra loss term (a scalar tensor), or None: plain magnitude pruning adds none."""
         return None
 
+    def observe(self, events: list[torch.Tensor]) -> None:
+        """See the events of a training step (magnitude pruning ignores them)."""
+
     def prune_to(self, sparsity: float) -> None:
         """Shrink every mask to ``sparsity`` (never below the current masks) and zero the weights."""
         if sparsity <= self.sparsity:
@@ -148,10 +151,13 @@ class NeuroPrunePruner(Pruner):
     ----------
     model : the language model.
     reg : weight of :func:`preferential_attachment_penalty` over all recurrent-layer matrices.
-    redundancy : two units of a layer are redundant when the cosine similarity of their outgoing
-        synapses (all matrices of :func:`_unit_out_columns`, after masking) exceeds this; at every
-        mask update each layer keeps a greedy dominating set of the redundancy graph and removes the
-        other units (all their outgoing synapses), as long as that stays within the target sparsity.
+    redundancy : two units of a layer are redundant when the cosine similarity of what they send
+        exceeds this: for an EGRU, their event trains observed since the last mask update
+        (:meth:`observe`); for an LSTM (dense outputs) or before any observation, their outgoing
+        synapses (all matrices of :func:`_unit_out_columns`, after masking). At every mask update
+        each layer keeps a greedy dominating set of the redundancy graph and removes the other units
+        (all their outgoing synapses), together with EGRU units that emitted no event in the window,
+        as long as that stays within the target sparsity.
     """
 
     method = "neuroprune"
@@ -162,6 +168,25 @@ class NeuroPrunePruner(Pruner):
         self.redundancy = redundancy
         self.out_columns = _unit_out_columns(model)
         self.removed = [torch.zeros(layer.hidden_size, dtype=torch.bool) for layer in model.layers]
+        self.event_based = all(hasattr(layer, "theta") for layer in model.layers)
+        self._reset_observations()
+
+    def _reset_observations(self) -> None:
+        self.n_obs = 0
+        self.counts = [None for _ in self.out_columns]
+        self.coact = [None for _ in self.out_columns]
+
+    @torch.no_grad()
+    def observe(self, events: list[torch.Tensor]) -> None:
+        """Accumulate per-unit event counts and co-activations (EGRU) for the next mask update."""
+        if not self.event_based:
+            return
+        for l, e in enumerate(events):
+            e = e.detach().reshape(-1, e.shape[-1])
+            c, co = e.sum(0), e.t() @ e
+            self.counts[l] = c if self.counts[l] is None else self.counts[l] + c
+            self.coact[l] = co if self.coact[l] is None else self.coact[l] + co
+        self.n_obs += events[0].shape[0] * events[0].shape[1]
 
     def regularizer(self):
         if self.reg <= 0:
@@ -173,11 +198,20 @@ class NeuroPrunePruner(Pruner):
         cols = torch.cat([(p * self.masks[name]).detach() for name, p in self.out_columns[l]], 0)
         norm = cols.norm(dim=0)
         alive = (norm > 0) & ~self.removed[l]
-        unit = cols / norm.clamp_min(1e-12)
-        sim = unit.t() @ unit
-        adj = (sim > self.redundancy) & alive.unsqueeze(0) & alive.unsqueeze(1)
+        silent = torch.zeros_like(alive)
+        if self.event_based and self.counts[l] is not None:
+            c = self.counts[l]
+            silent = alive & (c == 0)
+            scale = c.clamp_min(1.0).sqrt()
+            sim = self.coact[l] / scale.unsqueeze(0) / scale.unsqueeze(1)
+            active = alive & ~silent
+        else:
+            unit = cols / norm.clamp_min(1e-12)
+            sim = unit.t() @ unit
+            active = alive
+        adj = (sim > self.redundancy) & active.unsqueeze(0) & active.unsqueeze(1)
         keep = greedy_dominating_set(adj)
-        return alive & ~keep
+        return silent | (active & ~keep)
 
     def prune_to(self, sparsity: float) -> None:
         if sparsity <= self.sparsity:
@@ -196,6 +230,7 @@ class NeuroPrunePruner(Pruner):
                     for name, _ in mats:
                         self.masks[name][:, drop] = False
                     self.removed[l] |= drop
+        self._reset_observations()
         super().prune_to(sparsity)
 
     def units_removed(self) -> list[int]:

@@ -407,6 +407,8 @@ def train(cfg: TrainConfig, log=print) -> dict:
         if cfg.activity_reg > 0 and mcfg.model == "egru":
             rate = torch.stack([e.mean() for e in events]).mean()
             total = total + cfg.activity_reg * torch.relu(rate - cfg.activity_target)
+        if gradual and prune_start <= sched < prune_end:
+            pruner.observe(events)
         reg = pruner.regularizer()
         if reg is not None:
             total = total + reg

@@ -60,7 +60,7 @@ EGRU = ["--model", "egru", "--thr-mean", "0.2", "--activity-reg", "2.0", "--acti
 LSTM = ["--model", "lstm"]
 PTB = ["--dataset", "ptb", "--data-dir", "{data}/ptb", "--epochs", "40"]
 WT2 = ["--dataset", "wt2", "--data-dir", "{data}/wikitext-2", "--epochs", "6"]
-NEUROPRUNE = ["--pruning", "neuroprune", "--np-reg", "1e-5", "--np-redundancy", "0.9"]
+NEUROPRUNE = ["--pruning", "neuroprune", "--np-reg", "1e-5", "--np-redundancy", "0.9", "--np-max-removed", "0.25"]
 
 # (name, flags), in priority order: the headline pair first.
 QUEUE: list[tuple[str, list[str]]] = [

@@ -169,6 +169,12 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
         "--np-redundancy", type=float, default=0.9, help="neuroprune: cosine similarity above which units are redundant"
     )
     p.add_argument(
+        "--np-max-removed",
+        type=_fraction("--np-max-removed"),
+        default=0.25,
+        help="neuroprune: largest fraction of a layer's units ever removed",
+    )
+    p.add_argument(
         "--checkpoint-minutes", type=_positive("--checkpoint-minutes"), default=5.0, help="mid-epoch checkpoint interval"
     )
     p.add_argument(
@@ -242,6 +248,7 @@ def run_train(args: argparse.Namespace) -> int:
         pruning=args.pruning,
         np_reg=args.np_reg,
         np_redundancy=args.np_redundancy,
+        np_max_removed=args.np_max_removed,
         checkpoint_minutes=args.checkpoint_minutes,
         impl=args.impl,
         until_epoch=args.until_epoch,

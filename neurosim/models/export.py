@@ -23,7 +23,7 @@ RECIPE_KEYS = (
     "optimizer", "lr", "schedule", "lr_decay", "max_decays", "plateau_tol", "lr_min_ratio", "warmup_steps",
     "batch_size", "bptt", "clip", "weight_decay", "activity_reg", "activity_target", "weight_sparsity",
     "pruning", "prune_start", "prune_end", "prune_start_epoch", "prune_end_epoch", "prune_every",
-    "np_reg", "np_redundancy", "eval_every", "eval_tokens", "epochs", "seed", "preset", "init_checkpoint",
+    "np_reg", "np_redundancy", "np_max_removed", "eval_every", "eval_tokens", "epochs", "seed", "preset", "init_checkpoint",
 )
 
 

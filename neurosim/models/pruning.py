@@ -155,17 +155,23 @@ class NeuroPrunePruner(Pruner):
         exceeds this: for an EGRU, their event trains observed since the last mask update
         (:meth:`observe`); for an LSTM (dense outputs) or before any observation, their outgoing
         synapses (all matrices of :func:`_unit_out_columns`, after masking). At every mask update
-        each layer keeps a greedy dominating set of the redundancy graph and removes the other units
-        (all their outgoing synapses), together with EGRU units that emitted no event in the window,
-        as long as that stays within the target sparsity.
+        each layer keeps a greedy dominating set of the redundancy graph; the other units, and EGRU
+        units that emitted no event in the window, are candidates, removed (all their outgoing
+        synapses) silent first, then by fewest events, as many as keep every matrix within the
+        target sparsity.
+    max_removed : at most this fraction of each layer's units is ever removed (an untrained EGRU is
+        almost silent; without a cap the first windows would remove most units).
     """
 
     method = "neuroprune"
 
-    def __init__(self, model: LanguageModel, reg: float = 1e-5, redundancy: float = 0.9) -> None:
+    def __init__(
+        self, model: LanguageModel, reg: float = 1e-5, redundancy: float = 0.9, max_removed: float = 0.25
+    ) -> None:
         super().__init__(model)
         self.reg = reg
         self.redundancy = redundancy
+        self.max_removed = max_removed
         self.out_columns = _unit_out_columns(model)
         self.removed = [torch.zeros(layer.hidden_size, dtype=torch.bool) for layer in model.layers]
         self.event_based = all(hasattr(layer, "theta") for layer in model.layers)
@@ -221,15 +227,25 @@ class NeuroPrunePruner(Pruner):
                 drop = self._redundant_units(l)
                 if not drop.any():
                     continue
-                # remove units only while each affected matrix stays within the target sparsity
-                fits = all(
-                    int((~self.masks[name]).sum()) + int(self.masks[name][:, drop].sum()) <= round(sparsity * p.numel())
-                    for name, p in mats
-                )
-                if fits:
+                # silent units first, then redundant ones with the fewest events (LSTM: weakest synapses);
+                # remove the longest prefix that keeps every affected matrix within the target sparsity
+                cand = torch.nonzero(drop).flatten()
+                if self.event_based and self.counts[l] is not None:
+                    key = self.counts[l][cand]
+                else:
+                    key = torch.cat([(p * self.masks[n]).detach().abs().sum(0, keepdim=True) for n, p in mats]).sum(0)[cand]
+                cand = cand[torch.argsort(key, stable=True)]
+                cap = int(self.max_removed * len(self.removed[l])) - int(self.removed[l].sum())
+                k = max(0, min(len(cand), cap))
+                for name, p in mats:
+                    budget = round(sparsity * p.numel()) - int((~self.masks[name]).sum())
+                    cost = torch.cumsum(self.masks[name][:, cand].sum(0), 0)
+                    k = min(k, int((cost <= budget).sum()))
+                if k > 0:
+                    chosen = cand[:k]
                     for name, _ in mats:
-                        self.masks[name][:, drop] = False
-                    self.removed[l] |= drop
+                        self.masks[name][:, chosen] = False
+                    self.removed[l][chosen] = True
         self._reset_observations()
         super().prune_to(sparsity)
 
@@ -257,12 +273,14 @@ class NeuroPrunePruner(Pruner):
 PRUNING = ("magnitude", "neuroprune")
 
 
-def make_pruner(model: LanguageModel, method: str = "magnitude", reg: float = 1e-5, redundancy: float = 0.9) -> Pruner:
+def make_pruner(
+    model: LanguageModel, method: str = "magnitude", reg: float = 1e-5, redundancy: float = 0.9, max_removed: float = 0.25
+) -> Pruner:
     """A :class:`Pruner` (``"magnitude"``) or :class:`NeuroPrunePruner` (``"neuroprune"``) for ``model``."""
     if method == "magnitude":
         return Pruner(model)
     if method == "neuroprune":
-        return NeuroPrunePruner(model, reg=reg, redundancy=redundancy)
+        return NeuroPrunePruner(model, reg=reg, redundancy=redundancy, max_removed=max_removed)
     raise ValueError(f"--pruning: is {method!r}, allowed: {list(PRUNING)}")
 
 

@@ -91,6 +91,7 @@ class TrainConfig:
     pruning: str = "magnitude"
     np_reg: float = 1e-5
     np_redundancy: float = 0.9
+    np_max_removed: float = 0.25
     checkpoint_minutes: float = 5.0
     impl: str = "fused"
     until_epoch: float | None = None
@@ -263,7 +264,9 @@ def train(cfg: TrainConfig, log=print) -> dict:
     total_steps = max(1, round(cfg.epochs * batches_per_epoch))
     eval_span = cfg.eval_every * batches_per_epoch  # validations at the steps where step / eval_span crosses an integer
 
-    pruner = make_pruner(model, cfg.pruning, reg=cfg.np_reg, redundancy=cfg.np_redundancy)
+    pruner = make_pruner(
+        model, cfg.pruning, reg=cfg.np_reg, redundancy=cfg.np_redundancy, max_removed=cfg.np_max_removed
+    )
     optimizer = _make_optimizer(cfg, model)
     step = 0
     history: list[dict] = []

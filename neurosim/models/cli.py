@@ -42,6 +42,18 @@ def _positive(flag: str, kind=float):
     return parse
 
 
+def _tokens(text: str):
+    if text == "all":
+        return None
+    try:
+        v = int(text)
+    except ValueError:
+        v = 0
+    if v <= 0:
+        raise argparse.ArgumentTypeError(f"is {text!r}, allowed: a positive integer or 'all'")
+    return v
+
+
 def _sizes(text: str) -> list[int]:
     try:
         sizes = [int(s) for s in text.split(",")]
@@ -128,6 +140,52 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="validate on the first N tokens of valid only (default: all)",
     )
+    p.add_argument("--optimizer", choices=("adam", "sgd"), default="adam", help="optimizer (default adam)")
+    p.add_argument(
+        "--schedule",
+        choices=("cosine", "plateau"),
+        default="cosine",
+        help="learning rate: cosine decay over --epochs, or constant with cuts on validation plateaus",
+    )
+    p.add_argument("--lr-decay", type=_fraction("--lr-decay"), default=0.25, help="plateau: factor of each cut")
+    p.add_argument("--max-decays", type=int, default=3, help="plateau: stop at the plateau after this many cuts")
+    p.add_argument("--plateau-tol", type=float, default=0.0, help="plateau: improvement (nats) that counts")
+    p.add_argument("--eval-every", type=_positive("--eval-every"), default=1.0, help="epochs between validations")
+    p.add_argument("--weight-decay", type=float, default=0.0, help="L2 weight decay of the optimizer (a knob)")
+    p.add_argument(
+        "--prune-start-epoch", type=float, default=None, help="gradual pruning starts at this epoch (overrides --prune-start)"
+    )
+    p.add_argument(
+        "--prune-end-epoch", type=float, default=None, help="gradual pruning reaches the target at this epoch"
+    )
+    p.add_argument(
+        "--pruning",
+        choices=("magnitude", "neuroprune"),
+        default="magnitude",
+        help="mask selection: magnitude, or NeuroPrune's recurrent analogue (docs/models.md)",
+    )
+    p.add_argument("--np-reg", type=float, default=1e-5, help="neuroprune: weight of the preferential-attachment l1")
+    p.add_argument(
+        "--np-redundancy", type=float, default=0.9, help="neuroprune: cosine similarity above which units are redundant"
+    )
+    p.add_argument(
+        "--np-max-removed",
+        type=_fraction("--np-max-removed"),
+        default=0.25,
+        help="neuroprune: largest fraction of a layer's units ever removed",
+    )
+    p.add_argument(
+        "--checkpoint-minutes", type=_positive("--checkpoint-minutes"), default=5.0, help="mid-epoch checkpoint interval"
+    )
+    p.add_argument(
+        "--impl", choices=("fused", "reference"), default="fused", help="recurrent layer implementation (same maths)"
+    )
+    p.add_argument(
+        "--until-epoch",
+        type=_positive("--until-epoch"),
+        default=None,
+        help="pause (checkpoint and exit) at this epoch; the schedules do not depend on it",
+    )
     p.add_argument("--no-progress", action="store_true", help="no tqdm progress bar")
 
 
@@ -178,6 +236,22 @@ def run_train(args: argparse.Namespace) -> int:
         threads=args.threads,
         progress=not args.no_progress,
         eval_tokens=args.eval_tokens,
+        optimizer=args.optimizer,
+        schedule=args.schedule,
+        lr_decay=args.lr_decay,
+        max_decays=args.max_decays,
+        plateau_tol=args.plateau_tol,
+        eval_every=args.eval_every,
+        weight_decay=args.weight_decay,
+        prune_start_epoch=args.prune_start_epoch,
+        prune_end_epoch=args.prune_end_epoch,
+        pruning=args.pruning,
+        np_reg=args.np_reg,
+        np_redundancy=args.np_redundancy,
+        np_max_removed=args.np_max_removed,
+        checkpoint_minutes=args.checkpoint_minutes,
+        impl=args.impl,
+        until_epoch=args.until_epoch,
         overrides=overrides,
         command=_command_line(args),
     )
@@ -187,8 +261,9 @@ def run_train(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     last = ckpt["history"][-1] if ckpt["history"] else {}
+    status = "converged" if ckpt.get("converged") else ("finished" if ckpt.get("finished") else "paused")
     print(
-        f"done: {out}/checkpoint.pt step {ckpt['step']}/{ckpt['total_steps']} val_ppl={last.get('val_ppl')} "
+        f"{status}: {out}/checkpoint.pt step {ckpt['step']}/{ckpt['total_steps']} val_ppl={last.get('val_ppl')} "
         f"activity_sparsity={last.get('activity_sparsity')} weight_sparsity={last.get('weight_sparsity')}"
     )
     return 0
@@ -200,7 +275,9 @@ def add_export_arguments(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--checkpoint", required=True, help="checkpoint.pt written by neurosim train")
     p.add_argument("--data-dir", default=None, help="corpus folder (default: the one recorded in the checkpoint)")
     p.add_argument("--split", choices=SPLITS, default="test")
-    p.add_argument("--tokens", type=_positive("--tokens", int), default=2048, help="steps kept in the trace")
+    p.add_argument(
+        "--tokens", type=_tokens, default=2048, help="steps kept in the trace, or 'all' for the whole split"
+    )
     p.add_argument("--out", required=True, help="trace file, e.g. traces/ptb_egru90.npz")
     p.add_argument(
         "--values", choices=("auto", "yes", "no"), default="auto", help="store event values (auto: EGRU only)"

@@ -1,7 +1,10 @@
 """Event-based gated recurrent unit (EGRU; Subramoney et al., ICLR 2023).
 
-One layer, vectorised over units and batch, with a Python loop over time
-steps only. Weights use PyTorch's stacked layout: ``weight_ih`` is
+One layer, vectorised over units and batch. Two implementations fill the
+same outputs: ``impl="reference"`` loops over :func:`egru_step` under autograd;
+``impl="fused"`` (default) runs :func:`neurosim.models.fused.egru_sequence`,
+whose backward pass is written out by hand (about 2x faster on one CPU thread,
+``benchmarks/bench_train.py``). Weights use PyTorch's stacked layout: ``weight_ih`` is
 ``[3*H, in]`` and ``weight_hh`` is ``[3*H, H]``, gate-major rows in the order
 update ``u``, reset ``r``, candidate ``z``.
 """
@@ -14,7 +17,17 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .fused import egru_sequence
+
 GATES = 3
+IMPLS = ("fused", "reference")
+
+
+def check_impl(impl: str) -> str:
+    """``impl`` if it names a layer implementation, else a ValueError listing the choices."""
+    if impl not in IMPLS:
+        raise ValueError(f"impl: is {impl!r}, allowed: {list(IMPLS)}")
+    return impl
 
 
 class _Heaviside(torch.autograd.Function):
@@ -83,6 +96,7 @@ class EGRU(nn.Module):
     thr_mean, thr_std : thresholds start as ``|N(thr_mean, thr_std)|``; they are learnable.
     gamma, eps : height and inverse width of the pseudo-derivative.
     weight_dropout : DropConnect probability on ``weight_hh`` while training.
+    impl : ``"fused"`` (hand-written BPTT) or ``"reference"`` (autograd over :func:`egru_step`).
 
     Examples
     --------
@@ -103,8 +117,10 @@ class EGRU(nn.Module):
         gamma: float = 0.7,
         eps: float = 1.0,
         weight_dropout: float = 0.0,
+        impl: str = "fused",
     ) -> None:
         super().__init__()
+        self.impl = check_impl(impl)
         self.input_size = input_size
         self.hidden_size = hidden_size
         self.gamma = gamma
@@ -142,6 +158,8 @@ class EGRU(nn.Module):
             w_hh = F.dropout(w_hh, self.weight_dropout, training=True)
         gx_all = F.linear(x, self.weight_ih, self.bias_ih)
         theta = self.theta
+        if self.impl == "fused":
+            return egru_sequence(gx_all, y, c, w_hh, self.bias_hh, theta, self.gamma, self.eps)
         ys, es = [], []
         for t in range(T):
             y, c, e, _ = egru_step(gx_all[t], y, c, w_hh, self.bias_hh, theta, self.gamma, self.eps)

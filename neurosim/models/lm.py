@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .egru import EGRU
+from .egru import EGRU, check_impl
 from .lstm import LSTM
 
 MODELS = ("egru", "lstm")
@@ -116,6 +116,13 @@ class LanguageModel(nn.Module):
 
     def init_state(self, batch: int, device=None) -> list:
         return [layer.init_state(batch, device) for layer in self.layers]
+
+    def set_impl(self, impl: str) -> "LanguageModel":
+        """Switch every recurrent layer to ``impl`` (``"fused"`` or ``"reference"``); returns ``self``."""
+        check_impl(impl)
+        for layer in self.layers:
+            layer.impl = impl
+        return self
 
     def forward(self, tokens: torch.Tensor, state=None):
         c = self.config

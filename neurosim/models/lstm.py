@@ -2,6 +2,8 @@
 
 Stacked PyTorch layout, gates ``i, f, g, o``: ``weight_ih`` ``[4H, in]``,
 ``weight_hh`` ``[4H, H]``. An "event" of an LSTM unit is ``h != 0``.
+``impl="fused"`` (default) runs :func:`neurosim.models.fused.lstm_sequence`;
+``impl="reference"`` the autograd loop below.
 """
 
 from __future__ import annotations
@@ -12,6 +14,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .egru import check_impl
+from .fused import lstm_sequence
+
 GATES = 4
 
 
@@ -20,8 +25,9 @@ class LSTM(nn.Module):
 
     gates = GATES
 
-    def __init__(self, input_size: int, hidden_size: int, weight_dropout: float = 0.0) -> None:
+    def __init__(self, input_size: int, hidden_size: int, weight_dropout: float = 0.0, impl: str = "fused") -> None:
         super().__init__()
+        self.impl = check_impl(impl)
         self.input_size = input_size
         self.hidden_size = hidden_size
         self.weight_dropout = weight_dropout
@@ -45,6 +51,8 @@ class LSTM(nn.Module):
         if self.training and self.weight_dropout > 0:
             w_hh = F.dropout(w_hh, self.weight_dropout, training=True)
         gx_all = F.linear(x, self.weight_ih, self.bias_ih)
+        if self.impl == "fused":
+            return lstm_sequence(gx_all, h, c, w_hh, self.bias_hh)
         hs = []
         for t in range(T):
             g = gx_all[t] + F.linear(h, w_hh, self.bias_hh)

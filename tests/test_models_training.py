@@ -1,0 +1,277 @@
+"""Fused recurrent kernels against the autograd reference, NeuroPrune, the plateau schedule, small checkpoints."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from neurosim.models.egru import EGRU, check_impl
+from neurosim.models.lm import LanguageModel, ModelConfig, recurrent_weights
+from neurosim.models.lstm import LSTM
+from neurosim.models.pruning import (
+    NeuroPrunePruner,
+    Pruner,
+    greedy_dominating_set,
+    make_pruner,
+    preferential_attachment_penalty,
+)
+from neurosim.models.train import TrainConfig, load_checkpoint, small_checkpoint, train
+
+torch.set_num_threads(1)
+
+
+def _run(layer, x, state, impl):
+    layer.impl = impl
+    layer.zero_grad()
+    x = x.detach().clone().requires_grad_(True)
+    state = tuple(s.detach().clone().requires_grad_(True) for s in state)
+    y, (y_t, c_t), e = layer(x, state)
+    g = torch.Generator().manual_seed(3)
+    loss = (y * torch.randn(y.shape, generator=g, dtype=y.dtype)).sum() + 0.3 * e.sum() + (c_t**2).sum() + y_t.sum()
+    loss.backward()
+    grads = [x.grad, state[0].grad, state[1].grad] + [p.grad for p in layer.parameters()]
+    return (y.detach(), e.detach(), c_t.detach()), grads
+
+
+@pytest.mark.parametrize("cls", [EGRU, LSTM])
+@pytest.mark.parametrize("seed", [0, 1])
+def test_fused_equals_reference(cls, seed):
+    """Fused and reference layers give identical outputs and events and the same gradients (float64)."""
+    torch.manual_seed(seed)
+    layer = cls(5, 7).double()
+    if cls is EGRU:
+        with torch.no_grad():
+            layer.theta.uniform_(0.0, 0.2)
+            layer.weight_hh.mul_(3.0)
+    x = torch.randn(9, 3, 5, dtype=torch.float64) * 2
+    state = tuple(torch.rand(3, 7, dtype=torch.float64) * 0.2 for _ in range(2))
+    out_ref, g_ref = _run(layer, x, state, "reference")
+    out_fus, g_fus = _run(layer, x, state, "fused")
+    for a, b in zip(out_ref, out_fus):
+        assert torch.equal(a, b)
+    for a, b in zip(g_ref, g_fus):
+        assert a is not None and b is not None
+        assert torch.allclose(a, b, rtol=1e-10, atol=1e-12)
+    if cls is EGRU:
+        assert 0 < float(out_ref[1].mean()) < 1  # events both on and off: every branch is exercised
+
+
+@pytest.mark.parametrize("model", ["egru", "lstm"])
+def test_fused_language_model_gradients(model):
+    """A tiny language model in float32 has the same loss and gradients with either implementation."""
+    torch.manual_seed(0)
+    cfg = ModelConfig(model=model, vocab_size=11, emb_size=6, hidden_sizes=(8, 6), thr_mean=0.05)
+    net = LanguageModel(cfg)
+    x = torch.randint(0, 11, (7, 2))
+    res = {}
+    for impl in ("reference", "fused"):
+        net.set_impl(impl).eval()
+        net.zero_grad()
+        logits, _, events = net(x)
+        loss = torch.nn.functional.cross_entropy(logits.view(-1, 11), x.roll(-1, 0).reshape(-1))
+        loss = loss + torch.stack([e.mean() for e in events]).mean()
+        loss.backward()
+        res[impl] = (loss.detach(), [p.grad.clone() for p in net.parameters()])
+    assert torch.equal(res["reference"][0], res["fused"][0])
+    for a, b in zip(res["reference"][1], res["fused"][1]):
+        assert torch.allclose(a, b, rtol=1e-4, atol=1e-6)
+
+
+def test_impl_is_checked():
+    """An unknown implementation name fails with the allowed choices."""
+    with pytest.raises(ValueError, match="allowed"):
+        check_impl("cuda")
+
+
+def test_greedy_dominating_set():
+    """Every node is kept or adjacent to a kept node; a star keeps only its hub."""
+    star = torch.zeros(5, 5, dtype=torch.bool)
+    star[0, 1:] = star[1:, 0] = True
+    assert greedy_dominating_set(star).tolist() == [True, False, False, False, False]
+    rng = np.random.default_rng(0)
+    a = torch.from_numpy(rng.random((12, 12)) < 0.2)
+    a = a | a.t()
+    keep = greedy_dominating_set(a)
+    covered = keep | (a & keep.unsqueeze(0)).any(1)
+    assert covered.all()
+    assert greedy_dominating_set(torch.zeros(4, 4, dtype=torch.bool)).all()
+
+
+def test_preferential_attachment_penalises_weak_units_more():
+    """The gradient of the penalty is larger on synapses of weakly connected presynaptic units."""
+    w = torch.tensor([[1.0, 0.1], [1.0, 0.1]], requires_grad=True)
+    preferential_attachment_penalty([w]).backward()
+    assert w.grad[0, 1] > w.grad[0, 0] > 0
+
+
+def _tiny(model="egru"):
+    cfg = ModelConfig(model=model, vocab_size=13, emb_size=8, hidden_sizes=(12, 8), thr_mean=0.05)
+    return LanguageModel(cfg)
+
+
+@pytest.mark.parametrize("sparsity", [0.5, 0.9])
+def test_neuroprune_exact_sparsity_and_units(sparsity):
+    """NeuroPrune reaches exactly round(s*n) zeros per matrix; redundant units lose all outgoing synapses."""
+    torch.manual_seed(0)
+    model = _tiny()
+    with torch.no_grad():  # make units 1 and 2 of layer 0 send the same synapses as unit 0
+        for p in (model.layers[0].weight_hh, model.layers[1].weight_ih):
+            p[:, 1] = p[:, 0]
+            p[:, 2] = 2 * p[:, 0]
+    pruner = make_pruner(model, "neuroprune", reg=1e-3, redundancy=0.99)
+    assert isinstance(pruner, NeuroPrunePruner)
+    pruner.prune_to(sparsity)
+    for name, p in recurrent_weights(model):
+        assert int((p == 0).sum()) == round(sparsity * p.numel()), name
+    assert pruner.removed[0][1:3].all() and not pruner.removed[0][0]
+    assert pruner.units_removed()[0] >= 2
+    assert pruner.regularizer() > 0
+    state = pruner.state_dict()
+    again = make_pruner(_tiny(), "neuroprune")
+    again.load_state_dict(state)
+    assert all(torch.equal(again.removed[l], pruner.removed[l]) for l in range(2))
+
+
+def test_make_pruner_rejects_unknown_method():
+    """--pruning names one of the known methods."""
+    with pytest.raises(ValueError, match="magnitude"):
+        make_pruner(_tiny(), "random")
+
+
+@pytest.fixture
+def corpus_dir(tmp_path):
+    words = [f"w{i}" for i in range(12)]
+    rng = np.random.default_rng(0)
+    d = tmp_path / "corpus"
+    d.mkdir()
+    for split, n in (("train", 120), ("valid", 12), ("test", 12)):
+        lines = [" ".join(words[(int(rng.integers(0, 12)) + k) % 12] for k in range(6)) for _ in range(n)]
+        (d / f"{split}.txt").write_text("\n".join(lines) + "\n")
+    return d
+
+
+def _cfg(corpus_dir, out, **kw):
+    base = dict(
+        model="egru", dataset="ptb", data_dir=str(corpus_dir), preset="tiny", out=str(out), epochs=3,
+        batch_size=4, eval_batch_size=2, bptt=10, lr=1e-2, warmup_steps=0, progress=False,
+        overrides={"thr_mean": 0.05},
+    )
+    base.update(kw)
+    return TrainConfig(**base)
+
+
+def test_plateau_schedule_cuts_and_converges(corpus_dir, tmp_path):
+    """With an impossible improvement threshold every validation cuts the rate, and the run stops after max_decays."""
+    ckpt = train(
+        _cfg(corpus_dir, tmp_path / "run", epochs=20, schedule="plateau", eval_every=0.5, plateau_tol=100.0,
+             max_decays=2, lr_decay=0.5),
+        log=lambda *a: None,
+    )
+    lrs = [row["lr"] for row in ckpt["history"]]
+    assert ckpt["converged"] and len(lrs) == 4  # first validation sets the best, two cuts, then stop
+    assert lrs[1] == pytest.approx(1e-2) and lrs[2] == pytest.approx(5e-3) and lrs[3] == pytest.approx(2.5e-3)
+    assert (tmp_path / "run" / "best.pt").is_file()
+
+
+def test_pause_and_resume_equal_one_run(corpus_dir, tmp_path):
+    """A run paused with until_epoch and resumed ends with the same weights as an uninterrupted run."""
+    kw = dict(epochs=2, optimizer="sgd", lr=0.5, schedule="plateau", weight_sparsity=0.5, prune_every=2,
+              prune_start_epoch=0.2, prune_end_epoch=1.0)
+    a = train(_cfg(corpus_dir, tmp_path / "a", **kw), log=lambda *a: None)
+    train(_cfg(corpus_dir, tmp_path / "b", until_epoch=0.7, **kw), log=lambda *a: None)
+    b = train(_cfg(corpus_dir, tmp_path / "b", **kw), log=lambda *a: None)
+    assert a["step"] == b["step"]
+    for k, v in a["model_state"].items():
+        assert torch.allclose(v, b["model_state"][k], atol=1e-6), k
+
+
+def test_small_checkpoint_round_trip(corpus_dir, tmp_path):
+    """A small checkpoint keeps masks exactly and weights to fp16, and a run resumes from it."""
+    ckpt = train(_cfg(corpus_dir, tmp_path / "run", epochs=1, weight_sparsity=0.5, prune_every=1), log=lambda *a: None)
+    path = tmp_path / "small.pt"
+    torch.save(small_checkpoint(ckpt), path)
+    back = load_checkpoint(path)
+    for name, mask in ckpt["pruner"]["masks"].items():
+        assert torch.equal(back["pruner"]["masks"][name], mask)
+    for k, v in ckpt["model_state"].items():
+        assert back["model_state"][k].dtype == v.dtype
+        assert torch.allclose(back["model_state"][k], v, atol=1e-3, rtol=1e-3)
+    run2 = tmp_path / "run2"
+    run2.mkdir()
+    (run2 / "checkpoint.pt").write_bytes(path.read_bytes())
+    resumed = train(_cfg(corpus_dir, run2, epochs=1.5, weight_sparsity=0.5, prune_every=1), log=lambda *a: None)
+    assert resumed["step"] > ckpt["step"]
+
+
+def test_unknown_optimizer_is_one_line(corpus_dir, tmp_path):
+    """A bad optimizer or schedule name fails before training, naming the allowed values."""
+    with pytest.raises(ValueError, match="allowed"):
+        train(_cfg(corpus_dir, tmp_path / "r", optimizer="rmsprop"), log=lambda *a: None)
+    with pytest.raises(ValueError, match="allowed"):
+        train(_cfg(corpus_dir, tmp_path / "r", schedule="step"), log=lambda *a: None)
+
+
+def test_pruner_magnitude_has_no_regularizer():
+    """Plain magnitude pruning adds nothing to the loss."""
+    assert Pruner(_tiny()).regularizer() is None
+
+
+def test_ladder_commands_parse():
+    """Every queued ladder run is a valid `neurosim train` command line under the one recipe."""
+    import argparse
+    import importlib.util
+    from pathlib import Path
+
+    from neurosim.models import cli as mcli
+
+    path = Path(__file__).resolve().parent.parent / "examples" / "train_ladder.py"
+    spec = importlib.util.spec_from_file_location("train_ladder", path)
+    ladder = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(ladder)
+    parser = argparse.ArgumentParser()
+    mcli.add_train_arguments(parser)
+    names = [n for n, _ in ladder.QUEUE]
+    assert names[:2] == ["ptb_egru90", "ptb_lstm0"] and "ptb_egru90_neuroprune" in names
+    seen = set()
+    for name, flags in ladder.QUEUE:
+        cmd = ladder.command(name, flags, Path("/tmp/runs"), "/data", 1, 2.0)
+        args = parser.parse_args(cmd[4:])
+        recipe = (args.optimizer, args.lr, args.schedule, args.batch_size, args.bptt, args.clip,
+                  args.prune_start_epoch, args.prune_end_epoch, args.eval_every)
+        seen.add(recipe)
+        assert args.until_epoch == 2.0 and args.out == f"/tmp/runs/{name}"
+        assert args.pruning == ("neuroprune" if name.endswith("neuroprune") else "magnitude")
+    assert len(seen) == 1  # one recipe
+
+
+def test_export_meta_records_training(corpus_dir, tmp_path):
+    """An exported trace covers the whole split with tokens=None and carries curve, recipe and commit."""
+    from neurosim.models.export import export_trace
+
+    train(_cfg(corpus_dir, tmp_path / "run", epochs=1, eval_every=0.5, schedule="plateau"), log=lambda *a: None)
+    trace, _ = export_trace(tmp_path / "run" / "checkpoint.pt", out=tmp_path / "t.npz", tokens=None, values="no")
+    meta = trace.meta
+    assert trace.n_tokens == 12 * 7 - 1  # every prediction of the test split
+    assert len(meta["training"]["curve"]) == 2 and meta["training"]["curve_columns"][1] == "val_ppl"
+    assert meta["recipe"]["schedule"] == "plateau" and meta["recipe"]["optimizer"] == "adam"
+    assert len(meta["activity_sparsity_per_layer"]) == 2
+    assert "git_commit" in meta
+
+
+def test_neuroprune_removes_silent_and_duplicate_egru_units():
+    """From observed events, NeuroPrune removes silent units and all but one of units with identical event trains."""
+    torch.manual_seed(0)
+    model = _tiny()
+    pruner = make_pruner(model, "neuroprune", reg=0.0, redundancy=0.95)
+    e0 = (torch.rand(20, 3, 12) < 0.3).float()
+    e0[..., 5] = 0.0  # silent
+    e0[..., 7] = e0[..., 6]  # a duplicate event train
+    e1 = (torch.rand(20, 3, 8) < 0.3).float()
+    pruner.observe([e0, e1])
+    pruner.prune_to(0.5)
+    assert pruner.removed[0][5] and (pruner.removed[0][6] ^ pruner.removed[0][7])
+    for name, p in recurrent_weights(model):
+        assert int((p == 0).sum()) == round(0.5 * p.numel()), name
+    assert pruner.n_obs == 0  # the window restarts after a mask update

@@ -395,7 +395,10 @@ def describe_error(exc: ValidationError, err: dict, where: str) -> str:
         model = _model_for_loc(exc, loc[:-1])
         if model is not None:
             close = difflib.get_close_matches(str(loc[-1]), list(model.model_fields), n=1)
-            msg += f"; allowed keys: {sorted(model.model_fields)}"
+            keys = ", ".join(sorted(model.model_fields))
+            if len(keys) > 100:  # a long section: the start of the list, the closest match says the rest
+                keys = keys[:100].rsplit(", ", 1)[0] + f", ... ({len(model.model_fields)} keys)"
+            msg += f"; allowed keys: {keys}"
             msg += f"; did you mean {close[0]!r}?" if close else ""
     elif err["type"] in _ALLOWED:
         kind = type(value).__name__

@@ -20,11 +20,11 @@ Cases:
 Speed: the chip side simulates ``--tokens`` timesteps (default 64) with the
 exact engine and scales the per-token figures to one inference (the inference
 lengths are far longer than what is simulated only for the Nazeer case: 70
-tokens). ``--backend bound`` (exact counts, cycles a lower bound) gives the
+tokens). ``--engine bound`` (exact counts, cycles a lower bound) gives the
 same figures to four digits on both cases today. Under 30 s on one shared
 core here, most of it the Numba compile.
 
-    python benchmarks/validate_published.py [--tokens 64] [--backend numba|bound] [--sensitivity]
+    python benchmarks/validate_published.py [--tokens 64] [--engine numba|bound] [--sensitivity]
 
 The last line printed is one JSON object: for each case ``<case>_energy_ratio_
 predicted/published`` (GPU over chip) and ``<case>_time_ratio_predicted/
@@ -216,7 +216,7 @@ VARIANTS = (
 def print_sensitivity(tokens: int, backend: str) -> None:
     """Each variant's predicted / published figures, one line each."""
     cases = {c.key: c for c in CASES}
-    print(f"\n== sensitivity (pred/pub; ratios with pred/pub in brackets), {tokens} steps, backend {backend}")
+    print(f"\n== sensitivity (pred/pub; ratios with pred/pub in brackets), {tokens} steps, engine {backend}")
     print(f"   {'variant':<48} {'chip E':>7} {'chip t':>7} {'GPU E':>7} {'GPU t':>7} {'E ratio':>15} {'t ratio':>15}")
     for label, key, fields, chip_o, gpu_o, gpu_opts, make in VARIANTS:
         case = replace(cases[key], **fields)
@@ -233,7 +233,7 @@ def print_case(r: dict, tokens: int, backend: str) -> None:
     case, pred, pub = r["case"], r["pred"], r["pub"]
     chip, gpu = r["chip"], r["gpu"]
     print(f"\n== {case.key}: {case.title}")
-    print(f"   chip {case.chip_spec} ({case.chip_name}): {tokens} steps simulated (backend {backend}, "
+    print(f"   chip {case.chip_spec} ({case.chip_name}): {tokens} steps simulated (engine {backend}, "
           f"{r['chip_sim_s']:.1f} s), x {case.chip_steps_per_inference} steps per inference; "
           f"{chip.meta['cores_used']} cores used")
     d = r["gpu_defaults"]
@@ -262,7 +262,8 @@ def print_case(r: dict, tokens: int, backend: str) -> None:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tokens", type=int, default=64, help="timesteps simulated on the chip per case")
-    parser.add_argument("--backend", default="numba", choices=["numba", "bound"])
+    parser.add_argument("--engine", "--backend", dest="backend", default="numba", choices=["numba", "bound"],
+                        help="numba (exact) or bound (cycles a lower bound); --backend is the old name")
     parser.add_argument("--cases", default=",".join(c.key for c in CASES))
     parser.add_argument("--sensitivity", action="store_true",
                         help="also print the one-change-at-a-time variants of docs/validation.md (before the JSON line)")

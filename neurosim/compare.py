@@ -33,7 +33,7 @@ BYTES_PREFIX = "bytes."
 SUMMARY_COLUMNS = [
     "trace",
     "spec",
-    "backend",
+    "target",
     "batch",
     "energy_uj_per_token",
     "static_share",
@@ -93,7 +93,7 @@ def result_row(result: Result, batch: int, spec: str | None = None) -> dict:
         "trace": result.trace,
         "spec": spec or result.arch,
         "arch": result.arch,
-        "backend": result.backend,
+        "target": result.target,
         "batch": int(batch),
         "model": meta.get("model"),
         "tokens": result.tokens,
@@ -151,7 +151,7 @@ def compare(
     DataFrame, one row per (trace, arch, batch), in input order. Columns:
     :data:`SUMMARY_COLUMNS` and more (see :func:`result_row`); ``spec`` names each
     target by its spec file (:func:`spec_label`), ``arch`` by the spec's ``name``; the energy
-    breakdown is in ``energy_pj.<component>`` columns (0 where a backend has
+    breakdown is in ``energy_pj.<component>`` columns (0 where a target has
     no such component) and bytes by level in ``bytes.<level>`` columns.
     """
     batches = _check_batches(batches)
@@ -190,7 +190,7 @@ FIGSIZE_IN, DPI = (10.0, 6.0), 200
 
 def _bar_labels(df: pd.DataFrame) -> list[str]:
     several = df["trace"].nunique() > 1
-    return [f"{r.spec}" + (f" b={r.batch}" if r.backend == "gpu" else "") + (f", {r.trace}" if several else "")
+    return [f"{r.spec}" + (f" b={r.batch}" if r.target == "gpu" else "") + (f", {r.trace}" if several else "")
             for r in df.itertuples()]
 
 

@@ -30,7 +30,7 @@ def format_table(result: Result) -> str:
     r = result
     m = r.meta
     lines = [
-        f"neurosim report: trace {r.trace} on {r.arch} ({r.backend}), {r.tokens} tokens",
+        f"neurosim report: trace {r.trace} on {r.arch} ({r.target}), {r.tokens} tokens",
     ]
     if m.get("model"):
         ppl = m.get("perplexity")
@@ -40,7 +40,7 @@ def format_table(result: Result) -> str:
             f"weight sparsity {m.get('measured_weight_sparsity', m.get('weight_sparsity', 0)):.3f}  "
             f"activity sparsity {m.get('activity_sparsity', float('nan')):.3f}  perplexity {ppl_text}"
         )
-    if r.backend == "event":
+    if r.target == "chip":
         lines.append(
             f"  mapping {m.get('mapping_policy')}: {m.get('cores_used')}/{m.get('cores_available')} cores, "
             f"multicast={m.get('multicast')}, pipeline={m.get('pipeline')}, synapse format={m.get('synapse_format')}"
@@ -78,7 +78,7 @@ def format_table(result: Result) -> str:
             lines.append(f"  (checked on {m['bound_check_windows']} windows of {m['bound_check_window_tokens']} tokens "
                          f"replayed exactly: the bound's cycles are {m['bound_check_cycles_fraction']:.5f} of the exact "
                          f"ones, {m['bound_check_worst_window_fraction']:.5f} in the worst window)")
-    if r.backend == "event" and r.packets_per_token > 0 and r.flit_hops_per_token == 0:
+    if r.target == "chip" and r.packets_per_token > 0 and r.flit_hops_per_token == 0:
         lines.append("  (all traffic stays inside one router: no mesh hops, so the NoC's link and hop costs do not "
                      "show; --policy balanced --min-cores N spreads the network)")
     if r.intervals:

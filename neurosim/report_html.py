@@ -159,7 +159,7 @@ def _summary_rows(result: Result) -> list[list]:
     u = r.core_utilization
     util = f"{u.get('min', 0):.3f} / {u.get('mean', 0):.3f} / {u.get('max', 0):.3f}"
     rows.append(["core utilization min / mean / max", util])
-    if r.backend == "event":
+    if r.target == "chip":
         mapping = (f"{m.get('mapping_policy')}: {_v(m.get('cores_used'))}/{_v(m.get('cores_available'))} cores on "
                    f"{_v(m.get('routers_used'))} routers, multicast {m.get('multicast')}, {m.get('pipeline')}")
         rows.append(["mapping", mapping])
@@ -171,7 +171,7 @@ def _summary_rows(result: Result) -> list[list]:
 def _notes(result: Result) -> list[str]:
     r, m = result, result.meta
     notes = []
-    if r.backend == "event" and r.packets_per_token > 0 and r.flit_hops_per_token == 0:
+    if r.target == "chip" and r.packets_per_token > 0 and r.flit_hops_per_token == 0:
         notes.append("All traffic stays inside one router: no mesh hops, so the NoC's link and hop costs do not show. "
                      "--policy balanced --min-cores N spreads the network over more routers.")
     if m.get("engine") == "bound":
@@ -182,7 +182,7 @@ def _notes(result: Result) -> list[str]:
                      "and percentiles are those of the windows' steps and tokens.")
     if r.static_energy_pj_per_token == 0:
         notes.append("This target has no static power in its spec: its energy is the counted actions only.")
-    if r.backend == "event" and r.power_w_peak is None and r.arrays:
+    if r.target == "chip" and r.power_w_peak is None and r.arrays:
         notes.append("No per-step energies in this result (re-costed, or an engine without per-step counts): the "
                      "power figure shows cycles per timestep.")
     return notes
@@ -220,7 +220,7 @@ def _section(result: Result, index: int) -> str:
     r = result
     model = r.meta.get("model")
     head = f"{r.trace} on {r.arch}"
-    parts = [f'<h2 id="r{index}">{escape(head)} <span class="muted">({escape(r.backend)}, {r.tokens:,} tokens'
+    parts = [f'<h2 id="r{index}">{escape(head)} <span class="muted">({escape(r.target)}, {r.tokens:,} tokens'
              + (f", model {escape(str(model))} {escape(str(r.meta.get('hidden_sizes')))}" if model else "")
              + ")</span></h2>", _cards(r)]
     parts += [f'<div class="note">{escape(n)}</div>' for n in _notes(r)]
@@ -232,7 +232,7 @@ def _section(result: Result, index: int) -> str:
                  "components; static in grey") + _table(["component", "pJ per token", "share"],
                  [[k, f"{v:,.1f}", f"{100 * v / total:.1f}%"] for k, v in shown]) + "</div>"
                  + (f'<p class="muted">zero: {escape(", ".join(zero))}</p>' if zero else ""))
-    if r.backend == "event" and any(r.counts.get(k, 0) > 0 for k, _ in _PHASES):
+    if r.target == "chip" and any(r.counts.get(k, 0) > 0 for k, _ in _PHASES):
         waits = [(k, r.counts.get(k, 0) / r.tokens) for k in ("link_wait_cycles", "core_wait_cycles") if k in r.counts]
         parts.append("<h3>Time per token by phase</h3>" + _figure(_png(_phase_bars, r), "a token's share of the "
                      "run's cycles, by phase of the timestep") + (_table(["wait", "cycles per token"],
@@ -262,18 +262,18 @@ def _section(result: Result, index: int) -> str:
             figures.append(_figure(_png(plot_link_load, r), "flits per token on each mesh link (both directions)"))
     if figures:
         parts.append("<h3>Inside the run</h3>" + "".join(figures))
-    elif r.backend == "event":
+    elif r.target == "chip":
         parts.append('<p class="muted">No per-run arrays in this result (sweep tables leave them out).</p>')
     parts.append(_provenance(r))
     return "\n".join(parts)
 
 
 def _overview(results: list[Result]) -> str:
-    rows = [[f"{i}", r.trace, r.arch, r.backend, _g(r.energy_pj_per_token * 1e-6), _g(r.latency_s_per_token * 1e6),
+    rows = [[f"{i}", r.trace, r.arch, r.target, _g(r.energy_pj_per_token * 1e-6), _g(r.latency_s_per_token * 1e6),
              "-" if r.latency_s_p99 is None else _g(r.latency_s_p99 * 1e6), _g(r.tokens_per_s),
              "-" if r.power_w_mean is None else _g(r.power_w_mean)]
             for i, r in enumerate(results)]
-    return "<h2>Overview</h2>" + _table(["#", "trace", "arch", "backend", "energy uJ/token", "latency us (mean)",
+    return "<h2>Overview</h2>" + _table(["#", "trace", "arch", "target", "energy uJ/token", "latency us (mean)",
                                          "latency us (p99)", "tokens/s", "power W (mean)"], rows, left=4)
 
 

@@ -67,7 +67,7 @@ class Result:
     ``intervals`` maps a per-token figure to its 95% confidence interval
     ``[low, high]`` when the run was sampled.
 
-    The inside of a run (chip runs; empty or None where a backend has no such figure):
+    The inside of a run (chip runs; empty or None where a target has no such figure):
 
     - ``latency_s_p50`` / ``_p95`` / ``_p99``: percentiles of the token latency (a token's
       first layer to its last layer's update; on a pipelined chip the sum of ``L``
@@ -85,7 +85,7 @@ class Result:
 
     arch: str
     trace: str
-    backend: str  # "event" or "gpu"
+    target: str  # "chip" (an event-driven chip) or "gpu"
     tokens: int
     cycles_per_token: float
     latency_s_per_token: float
@@ -116,7 +116,7 @@ class Result:
         if unknown:
             raise ResultError(f"{self.arch} on {self.trace}: result arrays {unknown}; allowed: {list(ARRAY_DTYPES)}")
         for f in fields(self):
-            if f.name in ("arch", "trace", "backend"):
+            if f.name in ("arch", "trace", "target"):
                 continue
             for name, value in _bad_numbers(getattr(self, f.name), f.name, signed=f.name == "meta"):
                 allowed = "a finite number" if f.name == "meta" else "a finite number >= 0"
@@ -158,6 +158,7 @@ class Result:
     def from_dict(cls, data: dict) -> Result:
         """The Result of a :meth:`to_dict` (a JSON report); derived figures and unknown keys are ignored."""
         names = {f.name for f in fields(cls)}
+        data = _renamed(data)
         kwargs = {k: v for k, v in data.items() if k in names}
         kwargs["arrays"] = {k: np.asarray(v, dtype=ARRAY_DTYPES[k]) for k, v in (data.get("arrays") or {}).items()
                             if k in ARRAY_DTYPES}
@@ -166,6 +167,7 @@ class Result:
     @classmethod
     def from_flat_dict(cls, row: dict) -> Result:
         """The Result of a :meth:`to_flat_dict` row (CSV, Parquet or a sweep table); other columns are ignored."""
+        row = _renamed(row)
         nested = {"memory_bytes_per_token", "energy_breakdown_pj_per_token", "core_utilization", "counts", "meta",
                   "arrays"}
         names = {f.name for f in fields(cls)}
@@ -232,3 +234,11 @@ class Result:
         from neurosim.interop.neurobench import neurobench_metrics
 
         return neurobench_metrics(trace, self, **options)
+
+
+def _renamed(data: dict) -> dict:
+    """Rows written before ``target`` replaced ``backend`` (values event/gpu) read as chip/gpu targets."""
+    if "backend" in data and "target" not in data:
+        data = {**data, "target": {"event": "chip"}.get(data["backend"], data["backend"])}
+        del data["backend"]
+    return data

@@ -95,7 +95,7 @@ def test_cli_run_writes_files(files, tmp_path, suffix):
     if suffix == ".json":
         assert json.loads(out.read_text())["synaptic_ops_per_token"] == r.synaptic_ops_per_token
     elif suffix == ".txt":
-        assert out.read_text().startswith("neurosim report: trace t on tiny (event), 12 tokens\n")
+        assert out.read_text().startswith("neurosim report: trace t on tiny (chip), 12 tokens\n")
     else:
         row = (pd.read_csv(out) if suffix == ".csv" else pd.read_parquet(out)).iloc[0]
         assert row["tokens"] == 12 and row["cycles_per_token"] == pytest.approx(r.cycles_per_token, rel=1e-12)

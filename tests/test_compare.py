@@ -36,7 +36,7 @@ def test_one_row_per_trace_arch_batch(table, traces):
     assert len(set(keys)) == len(keys)
     assert list(dict.fromkeys(table["trace"])) == [t.name for t in traces]
     assert set(table["batch"]) == {1, 64}
-    assert (table["backend"] == "gpu").all()
+    assert (table["target"] == "gpu").all()
 
 
 def test_table_columns_are_consistent(table):
@@ -125,8 +125,8 @@ def test_mixed_event_chip_and_gpu(traces, tmp_path):
     chip.write_text(yaml.safe_dump({**TINY_ARCH, "cores": {**TINY_ARCH["cores"], "neurons_per_core": 256,
                                                             "synapse_memory_bytes": 1 << 16}}))
     df = compare(traces[:1], [str(chip), GPUS[0]], [1, 64])
-    assert sorted(zip(df["backend"], df["batch"])) == [("event", 1), ("gpu", 1), ("gpu", 64)]
-    event = df[df["backend"] == "event"].iloc[0]
+    assert sorted(zip(df["target"], df["batch"])) == [("chip", 1), ("gpu", 1), ("gpu", 64)]
+    event = df[df["target"] == "chip"].iloc[0]
     assert event["energy_pj_per_token"] > 0 and event["tokens_per_s"] > 0
     assert imread(plot_energy(df, tmp_path / "mixed.png")).shape[:2] == (1200, 2000)
     assert df["spec"].tolist()[0] == "tiny" and (df["static_share"] >= 0).all()

@@ -42,7 +42,7 @@ def test_specs_load_as_gpu(a100, h100):
 def test_result_fields(a100, trace):
     """A GPU result fills the shared Result type: no packets, cycles = time x clock, backend gpu."""
     r = simulate_gpu(a100, trace, batch=4)
-    assert r.backend == "gpu"
+    assert r.target == "gpu"
     assert r.arch == a100.name and r.trace == trace.name
     assert r.tokens == trace.n_tokens
     assert r.packets_per_token == 0 and r.flit_hops_per_token == 0

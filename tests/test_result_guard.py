@@ -9,7 +9,7 @@ import pytest
 from neurosim.result import Result, ResultError
 
 GOOD = {
-    "arch": "tiny", "trace": "t", "backend": "event", "tokens": 4, "cycles_per_token": 10.0,
+    "arch": "tiny", "trace": "t", "target": "chip", "tokens": 4, "cycles_per_token": 10.0,
     "latency_s_per_token": 1e-8, "time_s_per_token": 1e-8, "synaptic_ops_per_token": 3.0, "packets_per_token": 1.0,
     "flit_hops_per_token": 2.0, "memory_bytes_per_token": {"synapse": 8.0}, "energy_pj_per_token": 5.0,
     "energy_breakdown_pj_per_token": {"synop": 3.0, "static": 2.0},

@@ -215,7 +215,7 @@ def chip_result(
     return Result(
         arch=arch.name,
         trace=trace_name,
-        backend="event",
+        target="chip",
         tokens=tokens,
         cycles_per_token=total_cycles * per_tok,
         latency_s_per_token=latency_cycles_per_token * arch.cycle_s,

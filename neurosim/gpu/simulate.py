@@ -39,7 +39,7 @@ def simulate_gpu(
 
     Returns
     -------
-    Result with ``backend="gpu"``. Per-token figures divide a step's total by
+    Result with ``target="gpu"``. Per-token figures divide a step's total by
     ``batch``; ``latency_s_per_token`` is one step's time (what a token waits);
     the one-off load of resident weights into L2 counts in time, bytes and
     energy but not in latency. ``core_utilization`` is the fraction of peak
@@ -133,7 +133,7 @@ def simulate_gpu(
     return Result(
         arch=arch.name,
         trace=trace.name,
-        backend="gpu",
+        target="gpu",
         tokens=T,
         cycles_per_token=time_per_token * arch.clock_hz,
         latency_s_per_token=float(step_s.mean()),

@@ -210,6 +210,7 @@ def test_sigint_during_a_sweep_is_a_sweep_interrupted_with_status_130(arch_yaml,
     from neurosim.sweep import SweepInterrupted
 
     out = tmp_path / "o.parquet"
+    before = signal.getsignal(signal.SIGINT)  # the default, or SIG_IGN when the tests run in the background
 
     def interrupt(rows):
         os.kill(os.getpid(), signal.SIGINT)
@@ -218,4 +219,4 @@ def test_sigint_during_a_sweep_is_a_sweep_interrupted_with_status_130(arch_yaml,
         sweep(make_spec(arch_yaml, seeds=2), out, workers=1, progress=False, root=tmp_path, on_rows=interrupt)
     assert exc.value.status == 130 and "rerun the same command to resume" in str(exc.value)
     assert len(pd.read_parquet(out)) >= 1 and not parts_dir(out).exists()
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    assert signal.getsignal(signal.SIGINT) is before  # the sweep puts back the handler it found

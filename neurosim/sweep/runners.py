@@ -350,12 +350,13 @@ def _sweep_locked(sw: Sweep, out: Path, workers, scheduler, retry_errors, progre
                 _run_dask(todo_groups, scheduler, record)
             else:
                 _run_local(todo_groups, workers, record)
+        writer.flush()
+        return consolidate(out, order)  # a signal that lands in here is handled below: consolidated again
     except SweepInterrupted:
         writer.flush()
         consolidate(out, order)  # what is finished, in OUT; a rerun resumes from it
         raise
     finally:
-        writer.flush()
+        writer.flush()  # rows finished before any other exception stay in the part files (a rerun resumes)
         if bar is not None:
             bar.close()
-    return consolidate(out, order)

@@ -17,6 +17,10 @@ from typing import NamedTuple
 
 import numpy as np
 
+# first: delete compiled kernels whose sources changed, before any kernel is loaded from the cache
+from neurosim.engine import kernel_cache  # noqa: F401
+
+# isort: split
 from neurosim.arch import ChipArch
 from neurosim.engine import layout as K
 from neurosim.engine.bound import bound_steps

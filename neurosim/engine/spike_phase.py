@@ -84,14 +84,12 @@ def _unmark(occupied, b):
 
 @njit(cache=True, inline="always")
 def _next_cycle(occupied, now, ring):
-    """The next cycle that may hold an event, after the empty cycle ``now``: the next marked bucket of this
-    64-bucket word, or the start of the next word when the rest of this one is empty."""
+    """The next cycle to look at after an empty one: ``now + 1``, or the next 64-bucket word when the rest of
+    this word holds no event."""
     b = now & ring
-    ahead = occupied[b >> 6] >> np.uint64(b & 63)  # bit 0 (this bucket) is clear: it is empty
-    if ahead == 0:
+    if (occupied[b >> 6] >> np.uint64(b & 63)) == 0:
         return now + 64 - (b & 63)
-    lowest = ahead & (~ahead + np.uint64(1))  # a power of two: log2 of it as a float is exact
-    return now + int(np.log2(np.float64(lowest)))
+    return now + 1
 
 
 @njit(cache=True, inline="always")

@@ -48,6 +48,8 @@ def main(argv=None) -> int:
     parser.add_argument("--weight-sparsity", type=float, default=0.9)
     parser.add_argument("--tokens", type=int, default=20)
     parser.add_argument("--min-cores", type=int, nargs="+", default=[1, 16, 64])
+    parser.add_argument("--timing-model", default="detailed", choices=["detailed", "simple", "cycle"],
+                        help="SANA-FE's timing model (cycle: its BookSim2 build, where the package has one)")
     args = parser.parse_args(argv)
     sys.path.insert(0, str(ROOT))
     sys.path.insert(0, str(ROOT / "benchmarks"))
@@ -72,7 +74,7 @@ def main(argv=None) -> int:
     out: dict = {}
     print(f"network: input {args.input_size}, layers {args.hidden}, activity {args.activity}, weight sparsity "
           f"{args.weight_sparsity}, {args.tokens} tokens = {steps} steps; neurosim {arch_path.name} with "
-          f"zero soma costs vs sanafe {getattr(sanafe, '__version__', '?')} bundled loihi.yaml (detailed)")
+          f"zero soma costs vs sanafe {getattr(sanafe, '__version__', '?')} bundled loihi.yaml ({args.timing_model})")
     print(f"{'min_cores':>9} {'cores':>5} {'tiles':>5} {'neurosim us/step':>17} {'sanafe us/step':>15} "
           f"{'ns/sf':>6} {'neurosim nJ/step':>17} {'sanafe nJ/step':>15} {'ns/sf':>6}")
     for min_cores in args.min_cores:
@@ -83,7 +85,7 @@ def main(argv=None) -> int:
                                              Path(tmp))
         chip = sanafe.SpikingChip(sf_arch)
         chip.load(net)
-        sf = chip.sim(steps, timing_model="detailed")
+        sf = chip.sim(steps, timing_model=args.timing_model)
         ns_step_s = r.counts["total_cycles"] * arch.cycle_s / steps
         sf_step_s = sf["sim_time"] / steps
         ns_e = sum(v for k, v in r.energy_breakdown_pj_per_token.items() if k != "static") * r.tokens / steps * 1e-3

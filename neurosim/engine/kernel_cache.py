@@ -36,19 +36,29 @@ def drop_stale_kernels(package_dir: Path) -> bool:
     cache_dir = package_dir / "__pycache__"
     stamp = cache_dir / STAMP_NAME
     digest = sources_digest(package_dir)
-    try:
-        if stamp.read_text() == digest:
-            return False
-    except OSError:
-        pass
+    if _stamp(stamp) == digest:
+        return False
+    from filelock import FileLock
+
     try:
         cache_dir.mkdir(exist_ok=True)
-        for path in list(cache_dir.glob("*.nbi")) + list(cache_dir.glob("*.nbc")):
-            path.unlink(missing_ok=True)
-        stamp.write_text(digest)
+        # processes starting together (sweep workers) drop once: the second finds the new stamp
+        with FileLock(str(cache_dir / (STAMP_NAME + ".lock")), timeout=60):
+            if _stamp(stamp) == digest:
+                return False
+            for path in list(cache_dir.glob("*.nbi")) + list(cache_dir.glob("*.nbc")):
+                path.unlink(missing_ok=True)
+            stamp.write_text(digest)
     except OSError:
         return False
     return True
+
+
+def _stamp(path: Path) -> str | None:
+    try:
+        return path.read_text()
+    except OSError:
+        return None
 
 
 drop_stale_kernels(Path(__file__).parent)

@@ -74,6 +74,9 @@ QUEUE: list[tuple[str, list[str]]] = [
     ("ptb_egru95", EGRU + PTB + ["--weight-sparsity", "0.95"]),
     ("ptb_lstm50", LSTM + PTB + ["--weight-sparsity", "0.5"]),
     ("wt2_egru90", EGRU + WT2 + ["--weight-sparsity", "0.9"]),
+    # a smaller dense LSTM, for a pair at matched perplexity with ptb_egru90 (the seed question: sparse
+    # EGRU on a chip against a dense LSTM of the same quality on a GPU)
+    ("ptb_lstm0_small", LSTM + PTB + ["--emb-size", "128", "--hidden-sizes", "128,128"]),
     ("wt2_lstm0", LSTM + WT2),
 ]
 

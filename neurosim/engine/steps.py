@@ -339,9 +339,11 @@ def simulate_steps(
         count_layer_synops(n_active, active_units, sel, unit_layer, spike_totals, layer_counts)
         link_free[:] = 0
         core_free[:] = 0
-        # Calendars are rings of buckets: an event is at most (a core's send work) + flits x (items on
-        # its link) + flits + latency cycles ahead of ``now``, items being the packets (or tree edges) of
-        # the step; a core's send work is at most spike + send cycles x items of its units.
+        # Calendars are rings of buckets, longer than any event can be ahead of ``now``. A link's cost is at
+        # most flits + latency. An event scheduled while the phase runs waits at most for the other items
+        # (packets or tree edges) of the step on its link: flits x items. The injections are scheduled at
+        # the start, the last of core c at most its send work (spike + send cycles x its items) plus the
+        # flits of its earlier items on its injection link, which only core c uses.
         items = 0
         send_bound[:] = 0
         for a in range(n_active):
@@ -351,8 +353,8 @@ def simulate_steps(
             else:
                 n_items = out_ptr[u + 1] - out_ptr[u]
             items += n_items
-            send_bound[unit_core[u]] += p[P_SPIKE] + p[P_SEND] * n_items
-        horizon = flits * (items + 1) + p[P_MAX_LATENCY] + 1 + send_bound.max()
+            send_bound[unit_core[u]] += p[P_SPIKE] + (p[P_SEND] + flits) * n_items
+        horizon = max(flits * items, send_bound.max()) + flits + p[P_MAX_LATENCY] + 1
         if horizon > n_buckets:
             n_buckets = 64  # at least one word of the occupancy bitmap
             while n_buckets < horizon:

@@ -82,6 +82,12 @@ QUEUE: list[tuple[str, list[str]]] = [
 
 
 FULL_SPLIT = ("ptb_egru90", "ptb_lstm0")
+# Runs whose shipped trace comes from a chosen checkpoint, not best.pt: --export leaves them alone
+# unless --only names them.
+PINNED = {
+    "ptb_lstm0_small": "the shipped trace is the epoch-2 checkpoint, matched in perplexity to ptb_egru90 "
+                       "(traces/README.md has its command)",
+}
 EXPORT_TOKENS = 8192
 
 
@@ -214,7 +220,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.export or args.save_small:
         for name, _ in queue:
-            if args.export:
+            if args.export and name in PINNED and not args.only:
+                print(f"{name}: not exported ({PINNED[name]}); name it in --only to export best.pt", flush=True)
+            elif args.export:
                 print(export_run(name, args.runs_dir / name, args.export, args.only_better), flush=True)
             if args.save_small:
                 print(save_small(name, args.runs_dir / name, args.save_small), flush=True)

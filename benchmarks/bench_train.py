@@ -75,9 +75,9 @@ def bench(model_name: str, batch: int, bptt: int, reps: int, vocab: int) -> dict
             model.set_impl(impl)
             fn()
         for _ in range(reps):
-            for impl in times:
+            for impl, samples in times.items():
                 model.set_impl(impl)
-                times[impl].append(_timer(fn))
+                samples.append(_timer(fn))
         out[part] = {impl: statistics.median(t) for impl, t in times.items()}
     decoder_step()
     out["decoder"] = statistics.median(_timer(decoder_step) for _ in range(reps))

@@ -18,8 +18,6 @@ import argparse
 import sys
 from pathlib import Path
 
-import numpy as np
-
 import neurosim
 from neurosim.trace import synops_per_step
 

@@ -72,7 +72,7 @@ def test_drop_only_when_sources_change(tmp_path):
 
 
 def test_the_engine_package_is_stamped():
-    import neurosim.engine as engine
+    from neurosim import engine
 
     pkg = Path(engine.__file__).parent
     stamp = pkg / "__pycache__" / STAMP_NAME

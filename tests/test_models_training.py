@@ -153,11 +153,11 @@ def corpus_dir(tmp_path):
 
 
 def _cfg(corpus_dir, out, **kw):
-    base = dict(
-        model="egru", dataset="ptb", data_dir=str(corpus_dir), preset="tiny", out=str(out), epochs=3,
-        batch_size=4, eval_batch_size=2, bptt=10, lr=1e-2, warmup_steps=0, progress=False,
-        overrides={"thr_mean": 0.05},
-    )
+    base = {
+        "model": "egru", "dataset": "ptb", "data_dir": str(corpus_dir), "preset": "tiny", "out": str(out), "epochs": 3,
+        "batch_size": 4, "eval_batch_size": 2, "bptt": 10, "lr": 1e-2, "warmup_steps": 0, "progress": False,
+        "overrides": {"thr_mean": 0.05},
+    }
     base.update(kw)
     return TrainConfig(**base)
 
@@ -177,8 +177,8 @@ def test_plateau_schedule_cuts_and_converges(corpus_dir, tmp_path):
 
 def test_pause_and_resume_equal_one_run(corpus_dir, tmp_path):
     """A run paused with until_epoch and resumed ends with the same weights as an uninterrupted run."""
-    kw = dict(epochs=2, optimizer="sgd", lr=0.5, schedule="plateau", weight_sparsity=0.5, prune_every=2,
-              prune_start_epoch=0.2, prune_end_epoch=1.0)
+    kw = {"epochs": 2, "optimizer": "sgd", "lr": 0.5, "schedule": "plateau", "weight_sparsity": 0.5, "prune_every": 2,
+              "prune_start_epoch": 0.2, "prune_end_epoch": 1.0}
     a = train(_cfg(corpus_dir, tmp_path / "a", **kw), log=lambda *a: None)
     train(_cfg(corpus_dir, tmp_path / "b", until_epoch=0.7, **kw), log=lambda *a: None)
     b = train(_cfg(corpus_dir, tmp_path / "b", **kw), log=lambda *a: None)

@@ -117,7 +117,7 @@ class LanguageModel(nn.Module):
     def init_state(self, batch: int, device=None) -> list:
         return [layer.init_state(batch, device) for layer in self.layers]
 
-    def set_impl(self, impl: str) -> "LanguageModel":
+    def set_impl(self, impl: str) -> LanguageModel:
         """Switch every recurrent layer to ``impl`` (``"fused"`` or ``"reference"``); returns ``self``."""
         check_impl(impl)
         for layer in self.layers:

@@ -57,7 +57,7 @@ class Pruner:
 
     def regularizer(self):
         """Extra loss term (a scalar tensor), or None: plain magnitude pruning adds none."""
-        return None
+        return
 
     def observe(self, events: list[torch.Tensor]) -> None:
         """See the events of a training step (magnitude pruning ignores them)."""

@@ -71,3 +71,35 @@ def tiny_arch():
 @pytest.fixture
 def small_trace():
     return synthetic([24, 16], input_size=10, activity=0.3, weight_sparsity=0.6, tokens=10, seed=3)
+
+
+@pytest.fixture
+def files(tmp_path):
+    """A tiny chip spec (TINY_ARCH) and a small synthetic trace, written to ``tmp_path``: (arch path, trace path)."""
+    import yaml
+
+    from neurosim.trace import save_trace
+
+    arch = tmp_path / "tiny.yaml"
+    arch.write_text(yaml.safe_dump(TINY_ARCH))
+    trace = save_trace(synthetic([24, 16], input_size=10, activity=0.3, weight_sparsity=0.6, tokens=12, seed=3),
+                       tmp_path / "t.npz")
+    return arch, trace
+
+
+@pytest.fixture
+def corpus_dir(tmp_path):
+    """A tiny, very predictable corpus: lines cycling through a fixed word order."""
+    import numpy as np
+
+    words = [f"w{i}" for i in range(12)]
+    rng = np.random.default_rng(0)
+    d = tmp_path / "corpus"
+    d.mkdir()
+    for split, n in (("train", 120), ("valid", 12), ("test", 12)):
+        lines = []
+        for _ in range(n):
+            start = int(rng.integers(0, 12))
+            lines.append(" ".join(words[(start + k) % 12] for k in range(6)))
+        (d / f"{split}.txt").write_text("\n".join(lines) + "\n")
+    return d

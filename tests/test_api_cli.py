@@ -25,15 +25,6 @@ REQUIRED_KEYS = {
 }
 
 
-@pytest.fixture
-def files(tmp_path):
-    arch = tmp_path / "tiny.yaml"
-    arch.write_text(yaml.safe_dump(TINY_ARCH))
-    trace = save_trace(synthetic([24, 16], input_size=10, activity=0.3, weight_sparsity=0.6, tokens=12, seed=3),
-                       tmp_path / "t.npz")
-    return arch, trace
-
-
 def test_energy_is_counts_times_table(files):
     """Total energy = sum over actions of count x pJ, plus static power x time, computed by hand."""
     arch_path, trace_path = files

@@ -9,25 +9,14 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-import yaml
-from conftest import TINY_ARCH
 
 import neurosim.api
 from neurosim.cli import main
 from neurosim.report import ReportError, write
 from neurosim.sampling import confidence_interval
-from neurosim.trace import save_trace, synthetic
+from neurosim.trace import synthetic
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-@pytest.fixture
-def files(tmp_path):
-    arch = tmp_path / "tiny.yaml"
-    arch.write_text(yaml.safe_dump(TINY_ARCH))
-    trace = save_trace(synthetic([24, 16], input_size=10, activity=0.3, weight_sparsity=0.6, tokens=12, seed=3),
-                       tmp_path / "t.npz")
-    return arch, trace
 
 
 def _err_line(capsys) -> str:

@@ -23,22 +23,6 @@ from neurosim.trace import load_trace
 torch.set_num_threads(1)
 
 
-@pytest.fixture
-def corpus_dir(tmp_path):
-    """A tiny, very predictable corpus: lines cycling through a fixed word order."""
-    words = [f"w{i}" for i in range(12)]
-    rng = np.random.default_rng(0)
-    d = tmp_path / "corpus"
-    d.mkdir()
-    for split, n in (("train", 120), ("valid", 12), ("test", 12)):
-        lines = []
-        for _ in range(n):
-            start = int(rng.integers(0, 12))
-            lines.append(" ".join(words[(start + k) % 12] for k in range(6)))
-        (d / f"{split}.txt").write_text("\n".join(lines) + "\n")
-    return d
-
-
 def _reference_egru(layer: EGRU, x: torch.Tensor):
     """Per-step, per-unit loop over the published EGRU equations."""
     W, R = layer.weight_ih.detach(), layer.weight_hh.detach()

@@ -140,18 +140,6 @@ def test_make_pruner_rejects_unknown_method():
         make_pruner(_tiny(), "random")
 
 
-@pytest.fixture
-def corpus_dir(tmp_path):
-    words = [f"w{i}" for i in range(12)]
-    rng = np.random.default_rng(0)
-    d = tmp_path / "corpus"
-    d.mkdir()
-    for split, n in (("train", 120), ("valid", 12), ("test", 12)):
-        lines = [" ".join(words[(int(rng.integers(0, 12)) + k) % 12] for k in range(6)) for _ in range(n)]
-        (d / f"{split}.txt").write_text("\n".join(lines) + "\n")
-    return d
-
-
 def _cfg(corpus_dir, out, **kw):
     base = {
         "model": "egru", "dataset": "ptb", "data_dir": str(corpus_dir), "preset": "tiny", "out": str(out), "epochs": 3,

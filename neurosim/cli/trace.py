@@ -77,7 +77,7 @@ def run_synthetic(args: argparse.Namespace) -> int:
         raise ValueError(
             f"--hidden-sizes: got {args.hidden_sizes!r}; allowed: comma-separated integers, e.g. 512,256"
         ) from None
-    from neurosim.trace.format import MAX_GATES, MAX_UNITS
+    from neurosim.trace.checks import MAX_GATES, MAX_UNITS
 
     for flag, values, high in (("--hidden-sizes", sizes, MAX_UNITS), ("--input-size", [args.input_size], MAX_UNITS),
                                ("--gates", [args.gates], MAX_GATES), ("--tokens", [args.tokens], 2**31 - 1)):

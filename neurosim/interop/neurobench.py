@@ -22,7 +22,7 @@ import os
 
 import numpy as np
 
-from neurosim.trace.format import Trace
+from neurosim.trace.types import Trace
 
 
 def _graded(trace: Trace) -> list[bool]:

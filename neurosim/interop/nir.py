@@ -19,7 +19,7 @@ import os
 import numpy as np
 
 from neurosim.trace.arrays import trace_from_arrays
-from neurosim.trace.format import Trace, TraceError
+from neurosim.trace.types import Trace, TraceError
 
 READOUTS = ("auto", "last", "none")
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from neurosim.trace.arrays import trace_from_arrays
-from neurosim.trace.format import Trace, TraceError
+from neurosim.trace.types import Trace, TraceError
 
 GATES = {"LSTM": 4, "GRU": 3, "RNN": 1}
 

@@ -1,6 +1,8 @@
 """Activation traces: the first stage of the pipeline.
 
-- :mod:`~neurosim.trace.format`: the ``.npz`` file format, :class:`Trace`, :func:`load_trace`, :func:`save_trace`;
+- :mod:`~neurosim.trace.types`: :class:`Trace`, :class:`LayerTrace`, :class:`TraceError`, the format's names;
+- :mod:`~neurosim.trace.checks`: the rules a trace obeys (:func:`check_meta`, :func:`validate_arrays`, ...);
+- :mod:`~neurosim.trace.format`: the ``.npz`` file, :func:`load_trace`, :func:`read_meta`, :func:`save_trace`;
 - :mod:`~neurosim.trace.arrays`: :func:`trace_from_arrays` (``Trace.from_arrays``), :func:`check_trace`;
 - :mod:`~neurosim.trace.stats`: synaptic operations per step, dense MACs, :func:`summary`;
 - :mod:`~neurosim.trace.stream`: :class:`EventStream`, events read forward from disk;
@@ -8,7 +10,12 @@
 """
 
 from neurosim.trace.arrays import check_trace, trace_from_arrays
-from neurosim.trace.format import (
+from neurosim.trace.checks import check_meta, validate_arrays, validate_trace
+from neurosim.trace.format import load_trace, read_meta, save_trace
+from neurosim.trace.stats import dense_macs_per_token, summary, synops_per_step
+from neurosim.trace.stream import EventStream
+from neurosim.trace.synthetic import synthetic
+from neurosim.trace.types import (
     GATES_BY_MODEL,
     META_KEYS,
     MODELS,
@@ -17,16 +24,7 @@ from neurosim.trace.format import (
     LayerTrace,
     Trace,
     TraceError,
-    check_meta,
-    load_trace,
-    read_meta,
-    save_trace,
-    validate_arrays,
-    validate_trace,
 )
-from neurosim.trace.stats import dense_macs_per_token, summary, synops_per_step
-from neurosim.trace.stream import EventStream
-from neurosim.trace.synthetic import synthetic
 
 __all__ = [
     "GATES_BY_MODEL",

@@ -12,15 +12,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from neurosim.trace.format import (
-    GATES_BY_MODEL,
-    TRACE_FORMAT,
-    TRACE_VERSION,
-    LayerTrace,
-    Trace,
-    TraceError,
-    _check_meta,
-)
+from neurosim.trace.checks import check_meta
+from neurosim.trace.types import GATES_BY_MODEL, TRACE_FORMAT, TRACE_VERSION, LayerTrace, Trace, TraceError
 
 
 def _as_bool(name: str, array, kind: str) -> np.ndarray:
@@ -57,7 +50,7 @@ def check_trace(trace: Trace) -> None:
     object: meta, tokens, every layer's events, masks and values, the readout mask
     and the input events.
     """
-    meta = _check_meta(dict(trace.meta))
+    meta = check_meta(dict(trace.meta))
     try:
         json.dumps(meta)
     except (TypeError, ValueError) as exc:

@@ -1,4 +1,4 @@
-"""The trace file format: the :class:`Trace` object, loading with checks, saving.
+"""The trace file format: loading with checks, saving.
 
 A trace is one ``.npz`` file (``numpy.savez_compressed``) holding the tokens
 of a language-model run, which units of every recurrent layer emitted an
@@ -28,11 +28,9 @@ Weight-mask columns are gate-major (column ``g*H + j`` is gate ``g`` of unit
 postsynaptic unit of column ``c`` is ``c % H``.
 
 Loading is defensive (:func:`load_trace`, :class:`~neurosim.trace.EventStream`):
-every member goes through one checked reader, and the rules on the arrays are
-reusable functions (:func:`check_meta`, :func:`check_packed`, :func:`check_tokens`,
-:func:`check_values`, :func:`check_weight_sparsity`, :func:`validate_arrays`) that
-any other way of building a :class:`Trace` can call. Every failure is one line:
-``FILE: MEMBER: what is wrong, allowed: ...``.
+every member goes through one checked reader (:class:`_Member`), and the rules on
+the arrays are the reusable functions of :mod:`neurosim.trace.checks`. Every failure
+is one line: ``FILE: MEMBER: what is wrong, allowed: ...``.
 """
 
 from __future__ import annotations
@@ -43,338 +41,27 @@ import os
 import zipfile
 import zlib
 from collections import Counter
-from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 from numpy.lib import format as npformat
 
 from neurosim.spec import short_repr, short_text, shown_path
-
-TRACE_FORMAT = "neurosim-trace"
-TRACE_VERSION = 1
-MODELS = ("egru", "lstm", "synthetic")  # the project's own model names; meta.model may be any name
-GATES_BY_MODEL = {"egru": 3, "lstm": 4}
-META_KEYS = (
-    "format",
-    "version",
-    "model",
-    "dataset",
-    "split",
-    "vocab_size",
-    "input_size",
-    "hidden_sizes",
-    "gates",
-    "weight_sparsity",
-    "perplexity",
-    "seed",
-    "source",
+from neurosim.trace.checks import (
+    MAX_META_BYTES,
+    _check_finite,
+    _packed_width,
+    check_meta,
+    check_padding,
+    check_tokens,
+    check_values,
+    check_weight_sparsity,
+    validate_trace,
 )
+from neurosim.trace.types import LayerTrace, Trace, TraceError
 
-class TraceError(ValueError):
-    """A trace file or trace object breaks the trace format."""
-
-
-@dataclass(frozen=True)
-class LayerTrace:
-    """Events and connectivity of one recurrent layer.
-
-    Attributes
-    ----------
-    events : bool ndarray [T, H]
-        ``events[t, j]`` is True when unit ``j`` emitted an output event at step t.
-    w_in_mask : bool ndarray [in, gates*H]
-        Nonzero pattern of the input weights, one fan-out row per presynaptic unit.
-    w_rec_mask : bool ndarray [H, gates*H]
-        Nonzero pattern of the recurrent weights.
-    values : float16 ndarray [n_events] or None
-        Values of the events in row-major order of ``events``.
-    """
-
-    events: np.ndarray
-    w_in_mask: np.ndarray
-    w_rec_mask: np.ndarray
-    values: np.ndarray | None = None
-
-    @property
-    def hidden_size(self) -> int:
-        return int(self.w_rec_mask.shape[0])
-
-    @property
-    def input_size(self) -> int:
-        return int(self.w_in_mask.shape[0])
-
-    @property
-    def in_fanout(self) -> np.ndarray:
-        """Synapses per presynaptic input unit, int64 [in]."""
-        return self.w_in_mask.sum(axis=1, dtype=np.int64)
-
-    @property
-    def rec_fanout(self) -> np.ndarray:
-        """Synapses per presynaptic recurrent unit, int64 [H]."""
-        return self.w_rec_mask.sum(axis=1, dtype=np.int64)
-
-
-@dataclass(frozen=True)
-class Trace:
-    """A whole trace: meta data, tokens and one :class:`LayerTrace` per layer."""
-
-    meta: dict
-    tokens: np.ndarray
-    layers: tuple[LayerTrace, ...]
-    readout_w_mask: np.ndarray | None = None
-    name: str = field(default="trace", compare=False)
-    input_events: np.ndarray | None = None  # bool [T, input_size]; None: the dense input, active at every step
-
-    @classmethod
-    def from_arrays(cls, *args, **kwargs) -> Trace:
-        """A checked trace from unpacked arrays: see :func:`neurosim.trace.arrays.trace_from_arrays`."""
-        from neurosim.trace.arrays import trace_from_arrays
-
-        return trace_from_arrays(*args, **kwargs)
-
-    @property
-    def n_tokens(self) -> int:
-        return int(self.tokens.shape[0])
-
-    @property
-    def hidden_sizes(self) -> list[int]:
-        return [layer.hidden_size for layer in self.layers]
-
-    @property
-    def input_size(self) -> int:
-        return int(self.meta["input_size"])
-
-    @property
-    def gates(self) -> int:
-        return int(self.meta["gates"])
-
-    def window(self, start: int, stop: int) -> Trace:
-        """The steps ``start <= t < stop`` as a trace of their own.
-
-        The recurrent synops of the first step of a window use the events of
-        step ``start - 1``, which a window does not hold; callers that need
-        exact continuity use :func:`neurosim.engine.simulate` with ``first_step``.
-        """
-        if not 0 <= start < stop <= self.n_tokens:
-            raise TraceError(f"window [{start}, {stop}) is outside the trace's 0..{self.n_tokens} steps")
-        layers = []
-        for layer in self.layers:
-            values = None
-            if layer.values is not None:
-                counts = layer.events.sum(axis=1)
-                offsets = np.concatenate([[0], np.cumsum(counts)])
-                values = layer.values[offsets[start] : offsets[stop]]
-            layers.append(replace(layer, events=layer.events[start:stop], values=values))
-        input_events = None if self.input_events is None else self.input_events[start:stop]
-        return replace(self, tokens=self.tokens[start:stop], layers=tuple(layers), input_events=input_events)
-
-    def activity(self) -> np.ndarray:
-        """Fraction of units emitting an event, per layer, float [L]."""
-        return np.array([layer.events.mean() for layer in self.layers])
-
-    def measured_weight_sparsity(self) -> float:
-        """Fraction of zero recurrent-layer weights (input and recurrent matrices)."""
-        nnz = sum(int(m.sum()) for layer in self.layers for m in (layer.w_in_mask, layer.w_rec_mask))
-        size = sum(m.size for layer in self.layers for m in (layer.w_in_mask, layer.w_rec_mask))
-        return 1.0 - nnz / size
-
-
-# ----------------------------------------------------------------------------- limits and checks
-
-MAX_VOCAB_SIZE = 2**24  # token ids and readout units (the largest real vocabularies are ~2**18)
-MAX_UNITS = 2**24  # input_size and every hidden size
-MAX_GATES = 64
-MAX_LAYERS = 64
-MAX_META_BYTES = 1 << 20  # the meta JSON
-WEIGHT_SPARSITY_TOLERANCE = 0.01  # |meta.weight_sparsity - measured|, plus half a weight of rounding per mask
 DEFLATE_MAX_RATIO = 1032  # deflate cannot expand data more than this: a member declaring more is lying
 NPY_MAX_HEADER_BYTES = 10_000  # numpy's own default limit on an .npy header
-
-
-def _packed_width(n: int) -> int:
-    return (n + 7) // 8
-
-
-def _int_meta(meta: dict, key: str, high: int, where: str) -> int:
-    value = meta[key]
-    if type(value) is not int or not 1 <= value <= high:
-        raise TraceError(f"{where}meta.{key}: is {short_repr(value)}, allowed: an integer in [1, {high}]")
-    return value
-
-
-def _number(value) -> bool:
-    """A real, finite number: not a bool, not NaN or inf."""
-    return type(value) in (int, float) and math.isfinite(value)
-
-
-def check_meta(meta: object, where: str = "") -> dict:
-    """Check a trace's ``meta`` mapping; return it, or raise a one-line :class:`TraceError` naming the key.
-
-    Integers are real integers (not booleans, not floats) within :data:`MAX_VOCAB_SIZE`,
-    :data:`MAX_UNITS`, :data:`MAX_GATES` and :data:`MAX_LAYERS`; numbers are finite.
-    ``where`` prefixes the message (the file name and ``": "``).
-    """
-    if not isinstance(meta, dict):
-        raise TraceError(f"{where}meta: is {type(meta).__name__}, allowed: a JSON object")
-    missing = [k for k in META_KEYS if k not in meta]
-    if missing:
-        raise TraceError(f"{where}meta: missing keys {missing}; required: {list(META_KEYS)}")
-    if meta["format"] != TRACE_FORMAT:
-        raise TraceError(f"{where}meta.format: is {short_repr(meta['format'])}, allowed: {TRACE_FORMAT!r}")
-    if type(meta["version"]) is not int or meta["version"] != TRACE_VERSION:
-        raise TraceError(f"{where}meta.version: is {short_repr(meta['version'])}, allowed: {TRACE_VERSION}")
-    if not isinstance(meta["model"], str) or not meta["model"] or len(meta["model"]) > 200:
-        raise TraceError(f"{where}meta.model: is {short_repr(meta['model'])}, allowed: a non-empty name of at most "
-                         "200 characters (with meta.gates explicit)")
-    for key in ("dataset", "split"):
-        if not isinstance(meta[key], str):
-            raise TraceError(f"{where}meta.{key}: is {short_repr(meta[key])}, allowed: a string")
-    if meta["source"] is not None and not isinstance(meta["source"], str):
-        raise TraceError(f"{where}meta.source: is {short_repr(meta['source'])}, allowed: a string or null")
-    if meta["seed"] is not None and type(meta["seed"]) is not int:
-        raise TraceError(f"{where}meta.seed: is {short_repr(meta['seed'])}, allowed: an integer or null")
-    _int_meta(meta, "vocab_size", MAX_VOCAB_SIZE, where)
-    _int_meta(meta, "input_size", MAX_UNITS, where)
-    _int_meta(meta, "gates", MAX_GATES, where)
-    expected_gates = GATES_BY_MODEL.get(meta["model"])
-    if expected_gates is not None and meta["gates"] != expected_gates:
-        raise TraceError(f"{where}meta.gates: is {meta['gates']} for model {meta['model']!r}, allowed: {expected_gates}")
-    sizes = meta["hidden_sizes"]
-    if (not isinstance(sizes, list) or not 1 <= len(sizes) <= MAX_LAYERS
-            or not all(type(h) is int and 1 <= h <= MAX_UNITS for h in sizes)):
-        raise TraceError(f"{where}meta.hidden_sizes: is {short_repr(sizes)}, allowed: a list of 1 to {MAX_LAYERS} "
-                         f"integers in [1, {MAX_UNITS}]")
-    ws = meta["weight_sparsity"]
-    if not _number(ws) or not 0.0 <= ws <= 1.0:
-        raise TraceError(f"{where}meta.weight_sparsity: is {short_repr(ws)}, allowed: a number in [0, 1]")
-    ppl = meta["perplexity"]
-    if ppl is not None and (not _number(ppl) or ppl <= 0):
-        raise TraceError(f"{where}meta.perplexity: is {short_repr(ppl)}, allowed: a positive finite number or null")
-    return meta
-
-
-_check_meta = check_meta  # the old private name
-
-
-def check_packed(name: str, packed: np.ndarray, rows: int, cols: int, where: str = "") -> None:
-    """Check a bit-packed member (``np.packbits(mask, axis=1)``): uint8, ``[rows, ceil(cols/8)]``, padding bits 0."""
-    if packed.dtype != np.uint8:
-        raise TraceError(f"{where}{name}: dtype is {packed.dtype}, allowed: uint8 (np.packbits)")
-    if packed.shape != (rows, _packed_width(cols)):
-        raise TraceError(f"{where}{name}: shape is {packed.shape}, expected ({rows}, {_packed_width(cols)}) "
-                         f"for {rows}x{cols} bits")
-    check_padding(name, packed, cols, where)
-
-
-def check_padding(name: str, packed: np.ndarray, cols: int, where: str = "", first_row: int = 0) -> None:
-    """The bits after ``cols`` in each row's last byte must be 0 (``np.packbits`` writes them so)."""
-    pad = -cols % 8
-    if pad and packed.shape[0]:
-        bad = np.flatnonzero(packed[:, -1] & np.uint8((1 << pad) - 1))
-        if bad.size:
-            raise TraceError(f"{where}{name}: padding bits set in row {first_row + int(bad[0])} ({bad.size} rows); "
-                             f"allowed: the last {pad} bits of each row are 0 ({cols} bits per row)")
-
-
-def _unpack(name: str, packed: np.ndarray, shape: tuple[int, int], where: str = "") -> np.ndarray:
-    rows, cols = shape
-    check_packed(name, packed, rows, cols, where)
-    return np.unpackbits(packed, axis=1, count=cols).astype(bool)
-
-
-def check_tokens(tokens: np.ndarray, vocab_size: int, where: str = "", any_int: bool = False) -> None:
-    """Token ids: int32 ``[T]`` (any integer dtype with ``any_int``), ``T >= 1``, every id in ``[0, vocab_size)``."""
-    int_ok = tokens.dtype.kind in "iu" if any_int else tokens.dtype == np.int32
-    if not int_ok or tokens.ndim != 1:
-        raise TraceError(f"{where}tokens: dtype {tokens.dtype} shape {tokens.shape}, allowed: int32 [T]")
-    if tokens.shape[0] < 1:
-        raise TraceError(f"{where}tokens: empty; a trace needs at least one step")
-    bad = np.flatnonzero((tokens < 0) | (tokens >= vocab_size))
-    if bad.size:
-        raise TraceError(f"{where}tokens: id {int(tokens[bad[0]])} at step {int(bad[0])} ({bad.size} bad ids); "
-                         f"allowed: 0 <= id < meta.vocab_size = {vocab_size}")
-
-
-def check_values(name: str, values: np.ndarray, n_events: int | None, where: str = "") -> None:
-    """Event values: float16 ``[n_events]``, finite."""
-    if values.dtype != np.float16 or values.ndim != 1:
-        raise TraceError(f"{where}{name}: dtype {values.dtype} shape {values.shape}, allowed: float16 [n_events]")
-    if n_events is not None and values.shape[0] != n_events:
-        raise TraceError(f"{where}{name}: holds {values.shape[0]} values for {n_events} events; allowed: one per event")
-    _check_finite(name, values, where)
-
-
-def _check_finite(name: str, values: np.ndarray, where: str, offset: int = 0) -> None:
-    bad = np.flatnonzero(~np.isfinite(values))
-    if bad.size:
-        raise TraceError(f"{where}{name}: value {values[bad[0]]} at index {offset + int(bad[0])} ({bad.size} "
-                         "non-finite); allowed: finite numbers")
-
-
-def check_weight_sparsity(meta: dict, masks: list[np.ndarray], where: str = "") -> None:
-    """``meta.weight_sparsity`` must match the recurrent layers' masks.
-
-    Allowed gap: :data:`WEIGHT_SPARSITY_TOLERANCE` plus half a weight per mask
-    (a mask of ``n`` weights holds a whole number of nonzeros).
-    """
-    size = sum(m.size for m in masks)
-    if not size:
-        return
-    measured = 1.0 - sum(int(np.count_nonzero(m)) for m in masks) / size
-    tolerance = WEIGHT_SPARSITY_TOLERANCE + 0.5 * len(masks) / size
-    if abs(measured - meta["weight_sparsity"]) > tolerance:
-        raise TraceError(f"{where}meta.weight_sparsity: is {meta['weight_sparsity']:.6g}, but the layer masks are "
-                         f"{measured:.6g} zero; allowed: within {tolerance:.3g} of the masks")
-
-
-def validate_arrays(meta: dict, tokens: np.ndarray, layers, readout_w_mask: np.ndarray | None = None,
-                    where: str = "") -> dict:
-    """Check unpacked trace arrays against each other and the format; return the checked meta.
-
-    ``layers`` is a sequence of :class:`LayerTrace` (or objects with ``events``, ``w_in_mask``,
-    ``w_rec_mask`` and ``values``; ``events`` may be None). Masks and events are 2-D bool
-    arrays of the shapes that ``meta`` implies. Every failure is a one-line
-    :class:`TraceError` naming the array and the rule; ``where`` prefixes it.
-    """
-    meta = check_meta(meta, where)
-    tokens = np.asarray(tokens)
-    check_tokens(tokens, meta["vocab_size"], where, any_int=True)
-    if len(layers) != len(meta["hidden_sizes"]):
-        raise TraceError(f"{where}meta.hidden_sizes: lists {len(meta['hidden_sizes'])} layers, the trace has "
-                         f"{len(layers)}; allowed: one size per layer")
-    gates, prev, T = meta["gates"], meta["input_size"], int(tokens.shape[0])
-    masks = []
-    for l, (layer, H) in enumerate(zip(layers, meta["hidden_sizes"])):
-        for key, array, shape in (("w_in_mask", layer.w_in_mask, (prev, gates * H)),
-                                  ("w_rec_mask", layer.w_rec_mask, (H, gates * H)),
-                                  ("events", layer.events, (T, H))):
-            if array is None and key == "events":
-                continue
-            _check_bool(f"layer{l}_{key}", array, shape, where)
-        masks += [layer.w_in_mask, layer.w_rec_mask]
-        if layer.values is not None:
-            n_events = None if layer.events is None else int(np.count_nonzero(layer.events))
-            check_values(f"layer{l}_values", np.asarray(layer.values), n_events, where)
-        prev = H
-    if readout_w_mask is not None:
-        _check_bool("readout_w_mask", readout_w_mask, (prev, meta["vocab_size"]), where)
-    check_weight_sparsity(meta, masks, where)
-    return meta
-
-
-def _check_bool(name: str, array, shape: tuple[int, int], where: str) -> None:
-    if not isinstance(array, np.ndarray) or array.dtype != np.bool_:
-        kind = array.dtype if isinstance(array, np.ndarray) else type(array).__name__
-        raise TraceError(f"{where}{name}: dtype is {kind}, allowed: bool")
-    if array.shape != shape:
-        raise TraceError(f"{where}{name}: shape is {array.shape}, allowed: {shape} (from meta)")
-
-
-def validate_trace(trace: Trace) -> Trace:
-    """Check a :class:`Trace` object with :func:`validate_arrays`; return it unchanged."""
-    validate_arrays(trace.meta, trace.tokens, trace.layers, trace.readout_w_mask, where=f"trace {trace.name}: ")
-    return trace
 
 
 # ----------------------------------------------------------------------------- reading members

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from neurosim.trace.format import Trace
+from neurosim.trace.types import Trace
 
 
 def synops_per_step(trace: Trace) -> np.ndarray:

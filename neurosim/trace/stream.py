@@ -8,7 +8,9 @@ from pathlib import Path
 import numpy as np
 
 from neurosim.spec import shown_path
-from neurosim.trace.format import TraceError, _Member, _open_archive, _packed_width, check_padding
+from neurosim.trace.checks import _packed_width, check_padding
+from neurosim.trace.format import _Member, _open_archive
+from neurosim.trace.types import TraceError
 
 
 class EventStream:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from neurosim.trace.format import TRACE_FORMAT, TRACE_VERSION, LayerTrace, Trace, TraceError
+from neurosim.trace.types import TRACE_FORMAT, TRACE_VERSION, LayerTrace, Trace, TraceError
 
 
 def _random_mask(rng: np.random.Generator, rows: int, cols: int, density: float) -> np.ndarray:

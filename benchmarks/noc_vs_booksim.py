@@ -2,8 +2,9 @@
 
 The same open-loop experiment on both: an 8x8 mesh, one core per router, dimension-order routing, every
 node injecting packets of F flits by a Bernoulli process at ``rate`` flits per node per cycle (one trial
-per cycle, probability ``rate / F``), destinations ``uniform`` (any node, itself included) or ``bitcomp``
-(the node with every address bit flipped). Latency is BookSim's "Packet latency average": from the cycle a
+per cycle, probability ``rate / F``), destinations ``uniform`` (any node, itself included), ``bitcomp``
+(the node with every address bit flipped) or ``hotspot`` (one of the 8 diagonal nodes, at random: fan-in
+onto few cores, whose ejection links saturate at 0.125 flits/node/cycle). Latency is BookSim's "Packet latency average": from the cycle a
 packet is created to the cycle its tail leaves the network, source queueing included.
 
 - **BookSim2** (``--booksim``: the binary built from github.com/booksim/booksim2, ``src/``, ``make``; needs
@@ -43,11 +44,16 @@ ROOT = Path(__file__).resolve().parent.parent
 CONFIG = ROOT / "benchmarks" / "specs" / "booksim_mesh88.cfg"
 K = 8  # mesh radix
 NODES = K * K
+HOTSPOTS = tuple(range(0, NODES, K + 1))  # the 8 nodes of the diagonal: fan-in, as into a layer's cores
+BOOKSIM_TRAFFIC = {"uniform": "uniform", "bitcomp": "bitcomp",
+                   "hotspot": "hotspot({{" + ",".join(map(str, HOTSPOTS)) + "}})"}  # {{list}}: one parameter, a list
 
 
 def booksim_latency(binary: str, traffic: str, flits: int, rate: float, workdir: Path) -> float | None:
     """BookSim's average packet latency, or None when it reports the network unstable (saturated)."""
-    out = subprocess.run([binary, str(CONFIG), f"traffic={traffic}", f"packet_size={flits}",
+    config = workdir / f"{traffic}.cfg"  # a pattern with a node list does not survive BookSim's command-line parser
+    config.write_text(CONFIG.read_text() + f"traffic = {BOOKSIM_TRAFFIC[traffic]};\n")
+    out = subprocess.run([binary, str(config), f"packet_size={flits}",
                           f"injection_rate={rate}"], check=False, capture_output=True, text=True, cwd=workdir,
                          timeout=1800)
     text = out.stdout + out.stderr
@@ -66,7 +72,9 @@ def destinations(traffic: str, rng: np.random.Generator, n: int) -> np.ndarray:
         return rng.integers(0, NODES, size=(NODES, n))
     if traffic == "bitcomp":
         return np.repeat((~np.arange(NODES) & (NODES - 1))[:, None], n, axis=1)
-    raise ValueError(f"traffic: got {traffic!r}; allowed: uniform, bitcomp")
+    if traffic == "hotspot":
+        return np.asarray(HOTSPOTS)[rng.integers(0, len(HOTSPOTS), size=(NODES, n))]
+    raise ValueError(f"traffic: got {traffic!r}; allowed: {sorted(BOOKSIM_TRAFFIC)}")
 
 
 def mesh_arch(flits: int, hop_latency: int, local_latency: int, switching: str):
@@ -147,7 +155,9 @@ def main(argv=None) -> int:
     p.add_argument("--booksim", default=shutil.which("booksim"), help="the BookSim2 binary (default: booksim on PATH)")
     p.add_argument("--rates", default="0.02,0.1,0.2,0.3,0.4", help="flits per node per cycle")
     p.add_argument("--flits", default="1,4", help="flits per packet")
-    p.add_argument("--traffic", default="uniform,bitcomp")
+    p.add_argument("--traffic", default="uniform,bitcomp,hotspot")
+    p.add_argument("--hotspot-rates", default="0.02,0.05,0.08,0.1,0.12",
+                   help="rates of the hotspot pattern (its 8 targets saturate their ejection links at 0.125)")
     p.add_argument("--cycles", type=int, default=4000, help="neurosim: injection cycles per timestep")
     p.add_argument("--steps", type=int, default=2, help="neurosim: timesteps (fresh draws of the same trace)")
     args = p.parse_args(argv)
@@ -156,6 +166,7 @@ def main(argv=None) -> int:
               "cd src && make (needs bison and flex)", file=sys.stderr)
         return 2
     rates = [float(r) for r in args.rates.split(",")]
+    hot_rates = [float(r) for r in args.hotspot_rates.split(",")]
     flit_sizes = [int(f) for f in args.flits.split(",")]
     patterns = args.traffic.split(",")
 
@@ -170,7 +181,7 @@ def main(argv=None) -> int:
         rows = []
         for traffic in patterns:
             for flits in flit_sizes:
-                for rate in rates:
+                for rate in (hot_rates if traffic == "hotspot" else rates):
                     b = booksim_latency(args.booksim, traffic, flits, rate, work)
                     w = neurosim_latency(traffic, flits, rate, hop, local, "wormhole", args.cycles, args.steps)
                     s = neurosim_latency(traffic, flits, rate, hop, local, "store_and_forward", args.cycles,

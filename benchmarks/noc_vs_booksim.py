@@ -161,15 +161,26 @@ def main(argv=None) -> int:
     p.add_argument("--cycles", type=int, default=4000, help="neurosim: injection cycles per timestep")
     p.add_argument("--steps", type=int, default=2, help="neurosim: timesteps (fresh draws of the same trace)")
     args = p.parse_args(argv)
+    try:
+        rates = [float(r) for r in args.rates.split(",")]
+        hot_rates = [float(r) for r in args.hotspot_rates.split(",")]
+        flit_sizes = [int(f) for f in args.flits.split(",")]
+    except ValueError as exc:
+        p.error(f"--rates, --hotspot-rates, --flits: comma-separated numbers ({exc})")
+    patterns = args.traffic.split(",")
+    if unknown := sorted(set(patterns) - set(BOOKSIM_TRAFFIC)):
+        p.error(f"--traffic: unknown patterns {unknown}; allowed: {sorted(BOOKSIM_TRAFFIC)}")
+    if bad := [r for r in rates + hot_rates if not 0 < r <= 1]:
+        p.error(f"--rates / --hotspot-rates: {bad} out of range; allowed: flits per node per cycle in (0, 1]")
+    if bad := [f for f in flit_sizes if f not in (1, 2, 4, 8, 16, 32)]:
+        p.error(f"--flits: {bad}; allowed: 1, 2, 4, 8, 16, 32 (a 32-bit packet in flits of 32 / F bits)")
+    if args.cycles < 1 or args.steps < 1:
+        p.error(f"--cycles {args.cycles}, --steps {args.steps}: allowed: integers >= 1")
+
     if not args.booksim or not Path(args.booksim).is_file():
         print("noc_vs_booksim: no BookSim2 binary (--booksim PATH); build it from github.com/booksim/booksim2: "
               "cd src && make (needs bison and flex)", file=sys.stderr)
         return 2
-    rates = [float(r) for r in args.rates.split(",")]
-    hot_rates = [float(r) for r in args.hotspot_rates.split(",")]
-    flit_sizes = [int(f) for f in args.flits.split(",")]
-    patterns = args.traffic.split(",")
-
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         zero = {t: booksim_latency(args.booksim, t, 1, 0.002, work) for t in ("uniform", "bitcomp")}

@@ -43,3 +43,14 @@ def test_latency_rises_with_load_and_the_fit_inverts_the_closed_form():
     assert high > low
     # zero-load figures of 1-flit packets with hop 3 and local 2: 6 + 4 d at d = 5.25 and 8
     assert nb.fit_link_latencies({"uniform": 6 + 4 * 5.25, "bitcomp": 6 + 4 * 8.0}) == (3, 2)
+
+
+@pytest.mark.parametrize("flag", [["--traffic", "tornado"], ["--flits", "3"], ["--rates", "0,0.1"], ["--rates", "x"]])
+def test_bad_flags_are_refused_before_booksim_is_looked_for(flag, capsys):
+    """An unknown pattern, a flit count that does not divide the 32-bit packet, a rate outside (0, 1], a non-number:
+    exit 2 with a message naming the flag."""
+    nb = _script()
+    with pytest.raises(SystemExit) as exc:
+        nb.main(flag + ["--booksim", "/nonexistent"])
+    assert exc.value.code == 2
+    assert flag[0] in capsys.readouterr().err  # the message names the flag

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from neurosim.result import Result
+from neurosim.result import LINK_LOAD_CHECKED, Result
 
 FORMATS = ("table", "json", "csv", "parquet")
 
@@ -81,6 +81,11 @@ def format_table(result: Result) -> str:
     if r.target == "chip" and r.packets_per_token > 0 and r.flit_hops_per_token == 0:
         lines.append("  (all traffic stays inside one router: no mesh hops, so the NoC's link and hop costs do not "
                      "show; --policy balanced --min-cores N spreads the network)")
+    link_load = r.busiest_link_flits_per_cycle
+    if link_load is not None and link_load > LINK_LOAD_CHECKED:
+        lines.append(f"  (the busiest link carried {link_load:.2f} flits per cycle of the spike phases, above the "
+                     f"{LINK_LOAD_CHECKED} up to which the link model matches BookSim2: its unbounded link queues are "
+                     "optimistic near saturation, so read the spike-phase time as a lower bound; docs/validation.md)")
     if r.intervals:
         lines.append("  95% confidence intervals (sampled windows):")
         for name, (low, high) in r.intervals.items():

@@ -27,6 +27,9 @@ ARRAY_DTYPES = {
 LAYER_COLUMNS = ("layer", "units", "synops_per_token", "updates_active_per_token", "updates_received_per_token",
                  "updates_inactive_per_token", "update_cycles_per_token", "energy_pj_per_token")
 PERCENTILES = (50, 95, 99)
+#: flits per cycle of the busiest link (over the spike phases) up to which the link model was checked against
+#: BookSim2 within 10% (docs/validation.md, "Links against BookSim2"); above it the engine's queues are optimistic
+LINK_LOAD_CHECKED = 0.8
 
 
 class ResultError(ValueError):
@@ -139,6 +142,20 @@ class Result:
     def dynamic_energy_pj_per_token(self) -> float:
         """Energy per token of the counted actions (everything but static power)."""
         return self.energy_pj_per_token - self.static_energy_pj_per_token
+
+    @property
+    def busiest_link_flits_per_cycle(self) -> float | None:
+        """Flits the busiest link carried per cycle of the spike phases (chip runs with per-link counts), else None.
+
+        A mean over the phases, so a lower bound on the load of its busiest moments. Against BookSim2
+        (``benchmarks/noc_vs_booksim.py``) the engine's packet latency is within 10% up to about
+        :data:`LINK_LOAD_CHECKED` and optimistic above it.
+        """
+        flits = self.arrays.get("link_flits")
+        cycles = self.counts.get("spike_phase_cycles", 0.0)
+        if flits is None or len(flits) == 0 or cycles <= 0:
+            return None
+        return float(np.max(flits) / cycles)
 
     def to_dict(self) -> dict:
         """Every field (arrays as lists) and the derived figures; :meth:`from_dict` reads it back."""

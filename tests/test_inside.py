@@ -116,6 +116,21 @@ def test_table_report_shows_the_inside(spread):
     assert "p50 / p95 / p99" in text and "power mean / peak" in text and "per layer, per token" in text
 
 
+def test_report_flags_a_link_loaded_beyond_the_booksim_check():
+    """Every unit of a dense trace sends at once; with cheap synapse work the injection link sets the spike phase and
+    carries ~1 flit per cycle, above the load up to which the links were checked against BookSim2: the report says so.
+    With the spec's synapse cost the receive side sets the phase, the link idles and the report says nothing."""
+    from neurosim.result import LINK_LOAD_CHECKED
+
+    t = synthetic([64], input_size=256, activity=1.0, weight_sparsity=0.0, tokens=4, gates=1)
+    busy = neurosim.run("loihi_like", t, overrides=["cores.synops_per_cycle=1000"], readout="none")
+    calm = neurosim.run("loihi_like", t, readout="none")
+    assert busy.busiest_link_flits_per_cycle > LINK_LOAD_CHECKED > calm.busiest_link_flits_per_cycle > 0
+    assert busy.busiest_link_flits_per_cycle <= 1.0  # a link moves at most one flit per cycle
+    assert "matches BookSim2" in format_table(busy) and "BookSim2" not in format_table(calm)
+    assert neurosim.run("gpu_a100", t).busiest_link_flits_per_cycle is None
+
+
 def test_gpu_result_has_percentiles_and_mean_power(trace):
     """A GPU run reports its step-time percentiles and mean power; it has no arrays."""
     r = neurosim.run("gpu_a100", trace)

@@ -17,7 +17,9 @@ packet is created to the cycle its tail leaves the network, source queueing incl
   every core, one per cycle (``cores.spike_cycles = 1``, no send cost), each wired with probability
   ``rate / F`` to one unit on its destination core; every packet's latency is the engine's own route
   latency (the sum of its links' costs, ``build_arrays().route_info``) plus the cycles it waited at links
-  (counter ``link_wait_cycles``), averaged over the packets of ``--steps`` timesteps.
+  (counter ``link_wait_cycles``), averaged over the packets of ``--steps`` timesteps. The ``link load`` column is
+  the busiest link's flits per cycle of the spike phases (``Result.busiest_link_flits_per_cycle`` of a run),
+  which says where on the curve a real workload sits.
 
 The two free constants, the per-hop and local link latencies, are fitted to BookSim's zero-load latency of
 1-flit packets on the two traffic patterns (mean 5.25 and 8 hops), then held: everything else (multi-flit
@@ -95,6 +97,13 @@ def mesh_arch(flits: int, hop_latency: int, local_latency: int, switching: str):
 def neurosim_latency(traffic: str, flits: int, rate: float, hop_latency: int, local_latency: int,
                      switching: str = "wormhole", cycles: int = 4000, steps: int = 2, seed: int = 0) -> float:
     """Mean packet latency (cycles) of the experiment on neurosim's exact engine."""
+    return neurosim_point(traffic, flits, rate, hop_latency, local_latency, switching, cycles, steps, seed)[0]
+
+
+def neurosim_point(traffic: str, flits: int, rate: float, hop_latency: int, local_latency: int,
+                   switching: str = "wormhole", cycles: int = 4000, steps: int = 2,
+                   seed: int = 0) -> tuple[float, float]:
+    """Mean packet latency (cycles) and the busiest link's flits per cycle of the spike phases."""
     from neurosim.engine import build_arrays, simulate
     from neurosim.mapping import Mapping, core_totals
     from neurosim.network import build_network
@@ -123,7 +132,8 @@ def neurosim_latency(traffic: str, flits: int, rate: float, hop_latency: int, lo
     packets = run.counts["packets_sent"]
     if packets != steps * route_cycles.shape[0]:
         raise AssertionError(f"engine sent {packets} packets, the trace wires {route_cycles.shape[0]} per step")
-    return float(route_cycles.mean() + run.counts["link_wait_cycles"] / packets)
+    load = float(run.link_flits.max() / run.counts["spike_phase_cycles"])
+    return float(route_cycles.mean() + run.counts["link_wait_cycles"] / packets), load
 
 
 def fit_link_latencies(zero_load: dict[str, float]) -> tuple[int, int]:
@@ -188,22 +198,23 @@ def main(argv=None) -> int:
         print(f"BookSim2 zero-load, 1 flit, rate 0.002: uniform {zero['uniform']:.2f}, bitcomp {zero['bitcomp']:.2f} "
               f"cycles -> neurosim hop latency {hop} (+1 head cycle), local {local} (+1)")
         print(f"{'traffic':<8} {'flits':>5} {'rate':>5} {'booksim':>8} {'wormhole':>9} {'ratio':>6} "
-              f"{'store&fwd':>9} {'ratio':>6}")
+              f"{'store&fwd':>9} {'ratio':>6} {'link load':>9}")
         rows = []
         for traffic in patterns:
             for flits in flit_sizes:
                 for rate in (hot_rates if traffic == "hotspot" else rates):
                     b = booksim_latency(args.booksim, traffic, flits, rate, work)
-                    w = neurosim_latency(traffic, flits, rate, hop, local, "wormhole", args.cycles, args.steps)
+                    w, load = neurosim_point(traffic, flits, rate, hop, local, "wormhole", args.cycles, args.steps)
                     s = neurosim_latency(traffic, flits, rate, hop, local, "store_and_forward", args.cycles,
                                          args.steps)
                     rw = w / b if b else None
                     rs = s / b if b else None
                     shown = f"{b:8.2f}" if b else f"{'unstable':>8}"
                     print(f"{traffic:<8} {flits:5d} {rate:5.2f} {shown} {w:9.2f} "
-                          f"{(f'{rw:6.3f}' if rw else '     -')} {s:9.2f} {(f'{rs:6.3f}' if rs else '     -')}")
+                          f"{(f'{rw:6.3f}' if rw else '     -')} {s:9.2f} {(f'{rs:6.3f}' if rs else '     -')} "
+                          f"{load:9.3f}")
                     rows.append({"traffic": traffic, "flits": flits, "rate": rate, "booksim": b, "wormhole": w,
-                                 "store_and_forward": s})
+                                 "store_and_forward": s, "busiest_link_flits_per_cycle": load})
     load = shipped_link_load()
     print("for scale, ptb_egru90 (500 tokens, readout on the chip): busiest link "
           + ", ".join(f"{a} {v:.4f}" for a, v in load.items()) + " flits per cycle of the spike phases")

@@ -84,8 +84,9 @@ def format_table(result: Result) -> str:
     link_load = r.busiest_link_flits_per_cycle
     if link_load is not None and link_load > LINK_LOAD_CHECKED:
         lines.append(f"  (the busiest link carried {link_load:.2f} flits per cycle of the spike phases, above the "
-                     f"{LINK_LOAD_CHECKED} up to which the link model matches BookSim2: its unbounded link queues are "
-                     "optimistic near saturation, so read the spike-phase time as a lower bound; docs/validation.md)")
+                     f"{LINK_LOAD_CHECKED} up to which the link model matches BookSim2 within 10%: its unbounded link queues "
+                     "may be optimistic near saturation, so read the spike-phase time as a lower bound; "
+                     "docs/validation.md)")
     if r.intervals:
         lines.append("  95% confidence intervals (sampled windows):")
         for name, (low, high) in r.intervals.items():

@@ -156,7 +156,7 @@ def shipped_link_load(tokens: int = 500) -> dict[str, float]:
     load = {}
     for arch in ("loihi_like", "spinnaker2_like"):
         r = neurosim.run(ROOT / "arch_specs" / f"{arch}.yaml", "ptb_egru90", tokens=tokens)
-        load[arch] = float(r.arrays["link_flits"].max() / r.counts["spike_phase_cycles"])
+        load[arch] = r.busiest_link_flits_per_cycle
     return load
 
 

@@ -26,9 +26,6 @@ from pathlib import Path
 import numpy as np
 
 import neurosim
-from neurosim.engine import build_arrays, simulate
-from neurosim.mapping import map_network
-from neurosim.network import build_network
 
 ROOT = Path(__file__).resolve().parent.parent
 CHIPS = ("loihi_like", "spinnaker2_like")
@@ -52,14 +49,6 @@ def unit_fanout(trace) -> list[np.ndarray]:
             f += trace.layers[l + 1].in_fanout
         out.append(f)
     return out
-
-
-def per_token_latency(eng) -> np.ndarray:
-    """Cycles from a token's first layer to its last layer's update, per token (as the engine's mean)."""
-    c = eng.step_cycles
-    if not eng.pipelined:
-        return c.reshape(eng.tokens, -1).sum(1) if c.size != eng.tokens else c
-    return np.convolve(c, np.ones(eng.n_layers, dtype=np.int64), mode="valid")
 
 
 def describe(path: Path, tokens: int | None, arch_dir: Path) -> dict:
@@ -88,14 +77,10 @@ def describe(path: Path, tokens: int | None, arch_dir: Path) -> dict:
         for f in fan
     ]
     for chip in CHIPS:
-        arch = neurosim.load_arch(arch_dir / f"{chip}.yaml")
-        r = neurosim.run(arch, trace)
-        network = build_network(trace)
-        mapping = map_network(network, arch)
-        eng = simulate(trace, network, mapping, arch, arrays=build_arrays(network, mapping, arch))
-        lat = per_token_latency(eng)
+        r = neurosim.run(arch_dir / f"{chip}.yaml", trace)
+        lat = r.arrays["token_latency_cycles"]  # a token's first layer to its last layer's update
         row[chip] = {
-            "cores_used": int(r.meta.get("cores_used", mapping.cores_used)),
+            "cores_used": int(r.meta["cores_used"]),
             "energy_pj_per_token": r.energy_pj_per_token,
             "cycles_per_token": r.cycles_per_token,
             "latency_cycles_mean": float(lat.mean()),

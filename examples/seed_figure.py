@@ -6,7 +6,8 @@ Usage (from the repository root)::
     python examples/seed_figure.py --tokens all         # every token of every trace (minutes)
     python examples/seed_figure.py --traces traces --out docs/figures/seed_figure --dataset all
 
-Writes ``<out>.png`` (two panels), ``<out>.csv`` (one row per trace and target) and
+Writes ``<out>.png`` (two panels), ``<out>.csv`` (one row per trace and target; ``status`` is
+"does not fit" where the target cannot hold the model, its figures left empty) and
 ``<out>.md`` (the table and the matched-perplexity pairs), and prints the markdown.
 
 - Perplexity: ``meta.perplexity`` of each trace (full test split, batch 1).
@@ -65,12 +66,13 @@ def rows_for(trace_path: Path, tokens: int | None, arch_dir: Path) -> list[dict]
             r = neurosim.run(arch_dir / f"{target}.yaml", trace)
         except MappingError as e:  # e.g. a dense LSTM with its decoder does not fit spinnaker2_like's synapse memory
             print(f"{trace_path.stem} on {target}: does not fit ({str(e).split(';')[0]}); left blank", file=sys.stderr)
-            out.append({**base, "target": target, "energy_pj_per_token": np.nan, "latency_s_per_token": np.nan,
-                        "cycles_per_token": np.nan})
+            out.append({**base, "target": target, "status": "does not fit", "energy_pj_per_token": np.nan,
+                        "latency_s_per_token": np.nan, "cycles_per_token": np.nan})
             continue
         out.append({
             **base,
             "target": target,
+            "status": "ok",
             "energy_pj_per_token": r.energy_pj_per_token,
             "latency_s_per_token": r.latency_s_per_token,
             "cycles_per_token": r.cycles_per_token,
@@ -79,8 +81,11 @@ def rows_for(trace_path: Path, tokens: int | None, arch_dir: Path) -> list[dict]
 
 
 def markdown(df: pd.DataFrame) -> str:
-    """A markdown table of ``df`` (floats to 4 significant digits)."""
+    """A markdown table of ``df`` (floats to 4 significant digits; a figure of a model that does not fit the
+    target, NaN in the CSV, is written as such)."""
     def cell(v):
+        if isinstance(v, float) and np.isnan(v):
+            return "does not fit"
         if isinstance(v, float):
             return f"{v:,.4g}"
         return str(v)

@@ -6,13 +6,16 @@ Usage (from the repository root)::
     python examples/train_ladder.py --runs-dir /work/runs/ladder --dry-run  # print the commands only
     python examples/train_ladder.py --runs-dir /work/runs/ladder --status   # one line per run, from checkpoints
     python examples/train_ladder.py --runs-dir /work/runs/ladder --export traces --only-better
+    python examples/train_ladder.py --runs-dir /work/runs/ladder --refresh-training traces
     python examples/train_ladder.py --runs-dir /work/runs/ladder --save-small checkpoints --only ptb_egru90,ptb_lstm0
 
 ``--export DIR`` writes ``DIR/<name>.npz`` from each run's ``best.pt`` (else ``checkpoint.pt``):
 the whole test split for :data:`FULL_SPLIT` runs, the first :data:`EXPORT_TOKENS` tokens for the
 others; with ``--only-better`` a trace replaces an existing one only when its test perplexity is
-lower, otherwise it goes to ``<runs-dir>/<name>/trace.npz``. ``--save-small DIR`` writes the
-small (fp16) checkpoint of each run to ``DIR/<name>.pt``.
+lower, otherwise it goes to ``<runs-dir>/<name>/trace.npz``; a trace from ``best.pt`` carries the run's
+whole validation curve (``checkpoint.pt``'s) in ``meta.training``. ``--refresh-training DIR`` gives a
+trace already in ``DIR`` that curve when its run went on after the export (nothing else changes).
+``--save-small DIR`` writes the small (fp16) checkpoint of each run to ``DIR/<name>.pt``.
 
 Every run is ``python -m neurosim.models.cli train`` with :data:`RECIPE` plus its own model,
 dataset and sparsity flags, writing ``<runs-dir>/<name>/{checkpoint.pt,best.pt,log.csv,train.log}``.
@@ -103,8 +106,11 @@ def export_run(name: str, run_dir: Path, out_dir: Path, only_better: bool) -> st
     tmp = run_dir / "trace.npz"
     source = f"neurosim trace export --split test --tokens {'all' if full else EXPORT_TOKENS} --values " \
              f"{'no' if full else 'auto'} --checkpoint {src} --out {out_dir / (name + '.npz')}"
+    run_ckpt = run_dir / "checkpoint.pt" if src.name == "best.pt" and (run_dir / "checkpoint.pt").is_file() else None
+    if run_ckpt:
+        source += f" --run-checkpoint {run_ckpt}"
     trace, _ = export_trace(src, out=tmp, split="test", tokens=None if full else EXPORT_TOKENS,
-                            values="no" if full else "auto", source=source)
+                            values="no" if full else "auto", source=source, run_checkpoint=run_ckpt)
     new_ppl = trace.meta["perplexity"]
     dst = out_dir / f"{name}.npz"
     target = float(trace.meta["recipe"].get("weight_sparsity") or 0.0)
@@ -117,6 +123,32 @@ def export_run(name: str, run_dir: Path, out_dir: Path, only_better: bool) -> st
     out_dir.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(tmp, dst)
     return f"{name}: wrote {dst} (test ppl {new_ppl:.1f}, was {old_ppl}), {trace.n_tokens} tokens, from {src}"
+
+
+def refresh_training(name: str, run_dir: Path, out_dir: Path) -> str:
+    """Rewrite ``meta.training`` of a shipped trace exported from the run's ``best.pt`` with the whole run's
+    curve (its ``checkpoint.pt``), when the run went on after the export; nothing else in the trace changes."""
+    from neurosim.models.export import training_summary
+    from neurosim.models.train import load_checkpoint
+    from neurosim.trace import load_trace, save_trace
+
+    dst, best, latest = out_dir / f"{name}.npz", run_dir / "best.pt", run_dir / "checkpoint.pt"
+    if not (dst.is_file() and best.is_file() and latest.is_file()):
+        return f"{name}: needs {dst}, {best} and {latest}; nothing done"
+    trace = load_trace(dst)
+    training = trace.meta.get("training") or {}
+    best_ckpt = load_checkpoint(best)
+    exported = training.get("exported_epoch", training.get("epochs_done"))
+    if Path(trace.meta.get("checkpoint", "")).name != "best.pt" or exported != round(float(best_ckpt["epochs_done"]), 4):
+        return (f"{name}: {dst} was not exported from the current {best} (its epoch {exported}, best.pt's "
+                f"{best_ckpt['epochs_done']}); export it again instead")
+    new = training_summary(load_checkpoint(latest), best_ckpt)
+    if new == training:
+        return f"{name}: {dst} already carries the run's curve to epoch {new['epochs_done']}"
+    trace.meta["training"] = new
+    save_trace(trace, dst)
+    return (f"{name}: {dst} meta.training now covers the run to epoch {new['epochs_done']} "
+            f"({len(new['curve'])} validations, converged {new['converged']}; exported epoch {new['exported_epoch']})")
 
 
 def save_small(name: str, run_dir: Path, out_dir: Path) -> str:
@@ -193,6 +225,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--export", type=Path, default=None, help="export each run's trace into this folder and exit")
     p.add_argument("--only-better", action="store_true", help="with --export: replace only traces it beats")
     p.add_argument("--save-small", type=Path, default=None, help="write small checkpoints into this folder and exit")
+    p.add_argument("--refresh-training", type=Path, default=None,
+                   help="give the traces in this folder that came from a run's best.pt the run's whole validation "
+                        "curve (meta.training, from checkpoint.pt) and exit")
     args = p.parse_args(argv)
 
     queue = QUEUE
@@ -217,6 +252,13 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             print(f"| {name} | {st['epochs']:.2f} | {st['wall_min']:.1f} | {st['decays']} | {'yes' if st['converged'] else 'no'} "
                   f"| {st['last_val_ppl']} | {st['best_val_ppl']} | {st['weight_sparsity']} | {st['activity_sparsity']} |")
+        return 0
+    if args.refresh_training:
+        for name, _ in queue:
+            if name in PINNED and not args.only:
+                print(f"{name}: not refreshed ({PINNED[name]})", flush=True)
+            else:
+                print(refresh_training(name, args.runs_dir / name, args.refresh_training), flush=True)
         return 0
     if args.export or args.save_small:
         for name, _ in queue:

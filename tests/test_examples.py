@@ -68,3 +68,94 @@ def test_sweep_small_points_differ(tmp_path):
         assert cycles[16, 32] < cycles[1, 32]  # spread over more cores: shorter steps
     assert df["flit_hops_per_token"][df["option.min_cores"] > 1].gt(0).all()
     assert len(df[["cycles_per_token", "energy_pj_per_token"]].drop_duplicates()) == 24
+
+
+ROOT = EXAMPLES.parent
+TRACES = ROOT / "traces"
+
+
+def test_trace_table_is_the_table_in_traces_readme(capsys):
+    """examples/trace_table.py on the shipped traces prints, row for row, the table in traces/README.md."""
+    assert _main("trace_table.py")([]) == 0
+    rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| `")]
+    assert len(rows) == len(list(TRACES.glob("*.npz")))
+    readme = [line for line in (TRACES / "README.md").read_text().splitlines() if line.startswith("| `")]
+    missing = [r for r in rows if r not in readme]
+    assert not missing, f"traces/README.md is stale; rerun examples/trace_table.py: {missing}"
+
+
+def test_training_curves_from_the_shipped_traces(tmp_path, capsys):
+    """examples/training_curves.py: one row per ladder trace; the best validation it finds on the curve is the
+    checkpoint the trace was exported from, and the old traces are named as having no curve."""
+    import neurosim
+
+    out = tmp_path / "curves"
+    assert _main("training_curves.py")(["--out", str(out)]) == 0
+    assert out.with_suffix(".png").stat().st_size > 0
+    text = out.with_suffix(".md").read_text()
+    assert capsys.readouterr().out.strip() == text.strip()
+    for path in sorted(TRACES.glob("*.npz")):
+        meta = neurosim.load_trace(path, tokens=1).meta
+        training = meta.get("training") or {}
+        if (meta.get("recipe") or {}).get("schedule") != "plateau":
+            assert f"`{path.stem}`" in text.splitlines()[-1]  # the "without a validation curve" line
+            continue
+        row = next(line for line in text.splitlines() if line.startswith(f"| `{path.stem}` |")).split(" | ")
+        assert row[-1].rstrip(" |") == f"{meta['perplexity']:.1f}"
+        best_val, best_epoch = row[6].split(" (")
+        assert float(best_val) == pytest.approx(training["best_val_ppl"], abs=0.005)
+        exported = training.get("exported_epoch", training["epochs_done"])
+        assert float(best_epoch.rstrip(")")) == pytest.approx(exported, abs=0.05)
+
+
+def test_seed_figure_on_a_matched_pair(tmp_path, capsys):
+    """examples/seed_figure.py on an EGRU and an LSTM of matched perplexity (4 tokens each): one row per trace
+    and target with finite, positive figures, and the pair found."""
+    import neurosim
+
+    traces = tmp_path / "traces"
+    traces.mkdir()
+    for name in ("ptb_egru95", "ptb_lstm0_small"):
+        (traces / f"{name}.npz").symlink_to(TRACES / f"{name}.npz")
+    out = tmp_path / "seed"
+    assert _main("seed_figure.py")(["--traces", str(traces), "--tokens", "4", "--out", str(out)]) == 0
+    df = pd.read_csv(out.with_suffix(".csv"))
+    assert len(df) == 6 and (df["status"] == "ok").all() and (df["trace_tokens"] == 4).all()
+    assert (df["energy_pj_per_token"] > 0).all() and (df["latency_s_per_token"] > 0).all()
+    for name, g in df.groupby("trace"):
+        assert (g["perplexity"] == neurosim.load_trace(traces / f"{name}.npz", tokens=1).meta["perplexity"]).all()
+    text = out.with_suffix(".md").read_text()
+    assert "| ptb_egru95 | ptb_lstm0_small |" in text and "nan" not in text
+    assert capsys.readouterr().out.strip() == text.strip()
+
+
+def test_checked_in_seed_figure_matches_the_shipped_traces():
+    """docs/figures/seed_figure.csv covers every shipped PTB trace, at the perplexity its file holds now."""
+    import neurosim
+
+    df = pd.read_csv(ROOT / "docs" / "figures" / "seed_figure.csv")
+    shipped = {p.stem: neurosim.load_trace(p, tokens=1).meta for p in TRACES.glob("*.npz")}
+    ptb = {n for n, m in shipped.items() if m["dataset"] == "ptb"}
+    assert set(df["trace"]) == ptb, "docs/figures/seed_figure.* is stale; rerun examples/seed_figure.py"
+    for name, g in df.groupby("trace"):
+        assert g["perplexity"].iloc[0] == pytest.approx(shipped[name]["perplexity"], rel=1e-12), name
+
+
+def test_compare_pruning_on_the_shipped_pair(capsys):
+    """examples/compare_pruning.py (4 tokens): the units it finds without fan-out are those the export recorded,
+    and NeuroPrune's layer-1 fan-out is more concentrated (hubs) than magnitude pruning's."""
+    import neurosim
+
+    pair = [TRACES / "ptb_egru90.npz", TRACES / "ptb_egru90_neuroprune.npz"]
+    assert _main("compare_pruning.py")(["--traces", *map(str, pair), "--tokens", "4"]) == 0
+    lines = {line.split(" | ")[0].lstrip("| "): line.split(" | ")[1:] for line in capsys.readouterr().out.splitlines()
+             if line.startswith("| ")}
+    for i, path in enumerate(pair):
+        recorded = neurosim.load_trace(path, tokens=1).meta["units_without_fanout"]
+        assert lines["units removed per layer"][i].rstrip(" |") == ", ".join(map(str, recorded))
+    gini = [float(v.rstrip(" |").split(", ")[1]) for v in lines["fan-out gini per layer"]]
+    assert gini[1] > gini[0]
+    for chip in ("loihi_like", "spinnaker2_like"):
+        mean = [float(v.rstrip(" |").replace(",", "")) for v in lines[f"{chip}: latency cycles/token, mean"]]
+        p99 = [float(v.rstrip(" |").replace(",", "")) for v in lines[f"{chip}: latency cycles/token, p99"]]
+        assert all(0 < m <= p for m, p in zip(mean, p99))

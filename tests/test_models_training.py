@@ -248,6 +248,85 @@ def test_export_meta_records_training(corpus_dir, tmp_path):
     assert "git_commit" in meta
 
 
+def _ladder():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parent.parent / "examples" / "train_ladder.py"
+    spec = importlib.util.spec_from_file_location("train_ladder", path)
+    ladder = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(ladder)
+    return ladder
+
+
+def test_trace_from_best_carries_the_whole_run_curve(corpus_dir, tmp_path):
+    """A trace exported from best.pt gets the run's curve from its latest checkpoint (and says which epoch it
+    is); a checkpoint of another run is refused; the ladder's refresh rewrites an older trace's curve only."""
+    from neurosim.models.export import export_trace
+    from neurosim.trace import load_trace
+
+    run = tmp_path / "run"
+    # an impossible improvement threshold: best.pt is the first validation, the run goes on for three more
+    train(_cfg(corpus_dir, run, epochs=20, schedule="plateau", eval_every=0.5, plateau_tol=100.0, max_decays=2),
+          log=lambda *a: None)
+    best, latest = load_checkpoint(run / "best.pt"), load_checkpoint(run / "checkpoint.pt")
+    assert len(best["history"]) == 1 and len(latest["history"]) == 4
+    trace, _ = export_trace(run / "best.pt", out=tmp_path / "t.npz", tokens=8, run_checkpoint=run / "checkpoint.pt")
+    training = trace.meta["training"]
+    assert [row[0] for row in training["curve"]] == [row["epoch"] for row in latest["history"]]
+    assert training["converged"] and training["lr_cuts"] == 2
+    assert training["exported_epoch"] == round(best["epochs_done"], 4)  # as epochs_done is recorded
+    assert training["exported_epoch"] < training["epochs_done"]
+    assert trace.meta["checkpoint"].endswith("best.pt")
+
+    other = tmp_path / "other"
+    train(_cfg(corpus_dir, other, epochs=0.5), log=lambda *a: None)
+    with pytest.raises(ValueError, match="another run"):
+        export_trace(run / "best.pt", out=tmp_path / "x.npz", tokens=8, run_checkpoint=other / "checkpoint.pt")
+    with pytest.raises(FileNotFoundError, match="--run-checkpoint"):
+        export_trace(run / "best.pt", out=tmp_path / "x.npz", tokens=8, run_checkpoint=tmp_path / "none.pt")
+
+    ladder = _ladder()
+    shipped = tmp_path / "traces"
+    shipped.mkdir()
+    old, _ = export_trace(run / "best.pt", out=shipped / "run.npz", tokens=8)  # the curve of best.pt alone
+    assert len(old.meta["training"]["curve"]) == 1
+    said = ladder.refresh_training("run", run, shipped)
+    assert "now covers the run" in said
+    new = load_trace(shipped / "run.npz")
+    assert new.meta["training"] == training | {"train_git_commit": new.meta["training"]["train_git_commit"]}
+    assert {k: v for k, v in new.meta.items() if k != "training"} == {k: v for k, v in old.meta.items() if k != "training"}
+    for a, b in zip(old.layers, new.layers):
+        assert np.array_equal(a.events, b.events) and np.array_equal(a.values, b.values)
+    assert "already carries" in ladder.refresh_training("run", run, shipped)
+    # a trace from another checkpoint than the current best.pt is left alone
+    export_trace(run / "checkpoint.pt", out=shipped / "run.npz", tokens=8)
+    assert "export it again" in ladder.refresh_training("run", run, shipped)
+
+
+def test_an_interrupted_save_keeps_the_previous_checkpoint(tmp_path, monkeypatch):
+    """save_atomic writes beside the checkpoint and renames: a save that dies half way leaves the old file whole."""
+    from neurosim.models import train as train_module
+
+    path = tmp_path / "checkpoint.pt"
+    train_module.save_atomic({"step": 1}, path)
+    assert load_checkpoint(path)["step"] == 1 and not (tmp_path / "checkpoint.pt.tmp").exists()
+
+    real_save = torch.save
+
+    def dies_half_way(obj, f):
+        real_save(obj, f)
+        with open(f, "r+b") as fh:
+            fh.truncate(10)
+        raise KeyboardInterrupt  # the session ends while the file is being written
+
+    monkeypatch.setattr(train_module.torch, "save", dies_half_way)
+    with pytest.raises(KeyboardInterrupt):
+        train_module.save_atomic({"step": 2}, path)
+    monkeypatch.undo()
+    assert load_checkpoint(path)["step"] == 1
+
+
 def test_neuroprune_removes_silent_and_duplicate_egru_units():
     """From observed events, NeuroPrune removes silent units and all but one of units with identical event trains."""
     torch.manual_seed(0)

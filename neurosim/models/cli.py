@@ -286,6 +286,9 @@ def add_export_arguments(parser: argparse.ArgumentParser) -> None:
         "--no-perplexity", action="store_true", help="skip the full-split perplexity (meta.perplexity = null)"
     )
     p.add_argument("--threads", type=_positive("--threads", int), default=1)
+    p.add_argument("--run-checkpoint", default=None,
+                   help="the run's latest checkpoint.pt, whose validation curve goes into meta.training when "
+                        "--checkpoint is an earlier best.pt (default: --checkpoint's own)")
 
 
 def run_export(args: argparse.Namespace) -> int:
@@ -302,6 +305,7 @@ def run_export(args: argparse.Namespace) -> int:
             perplexity=not args.no_perplexity,
             threads=args.threads,
             source=_command_line(args),
+            run_checkpoint=args.run_checkpoint,
         )
     except (ValueError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)

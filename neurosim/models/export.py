@@ -39,8 +39,13 @@ def git_commit(path: str | Path | None = None) -> str | None:
     return head.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
 
 
-def training_summary(ckpt: dict) -> dict:
-    """The validation curve of a checkpoint and where it ended (for ``meta.training``)."""
+def training_summary(ckpt: dict, exported: dict | None = None) -> dict:
+    """The validation curve of a run and where it ended (for ``meta.training``).
+
+    ``ckpt`` is the run's latest checkpoint (its ``history`` is the whole curve so far); ``exported`` the
+    checkpoint the trace comes from when that is an earlier one (``best.pt``), whose epoch is recorded as
+    ``exported_epoch``.
+    """
     hist = ckpt.get("history", [])
     sched = ckpt.get("sched_state") or {}
     best = min(hist, key=lambda r: r["val_loss"]) if hist else None
@@ -55,9 +60,33 @@ def training_summary(ckpt: dict) -> dict:
         "lr_cuts": sched.get("decays"),
         "converged": bool(sched.get("converged")),
         "epochs_done": round(float(ckpt.get("epochs_done", 0.0)), 4),
+        "exported_epoch": round(float((exported or ckpt).get("epochs_done", 0.0)), 4),
         "train_wall_s": round(float(ckpt.get("elapsed_s", 0.0)), 1),
         "train_git_commit": ckpt.get("git_commit"),
     }
+
+
+#: train_config keys that identify a run: a run checkpoint must agree with the exported one on each
+RUN_IDENTITY = ("model", "dataset", "weight_sparsity", "pruning", "seed", "out")
+
+
+def _run_of(ckpt: dict, run_checkpoint: str | Path | None) -> dict:
+    """The checkpoint whose history is the run's curve: ``run_checkpoint`` (checked to be the same run, not
+    behind ``ckpt``) or ``ckpt`` itself."""
+    if run_checkpoint is None:
+        return ckpt
+    if not Path(run_checkpoint).is_file():
+        raise FileNotFoundError(f"--run-checkpoint: no such file {str(run_checkpoint)!r}")
+    run = load_checkpoint(run_checkpoint)
+    mine, theirs = ckpt.get("train_config", {}), run.get("train_config", {})
+    for key in RUN_IDENTITY:
+        if mine.get(key) != theirs.get(key):
+            raise ValueError(f"--run-checkpoint: {run_checkpoint} is from another run (train_config.{key} is "
+                             f"{theirs.get(key)!r}, {mine.get(key)!r} in --checkpoint)")
+    if float(run.get("epochs_done", 0.0)) < float(ckpt.get("epochs_done", 0.0)):
+        raise ValueError(f"--run-checkpoint: {run_checkpoint} is at epoch {run.get('epochs_done')}, behind "
+                         f"--checkpoint's {ckpt.get('epochs_done')}; allowed: the run's latest checkpoint")
+    return run
 
 
 @torch.no_grad()
@@ -134,13 +163,15 @@ def export_trace(
     perplexity: bool = True,
     threads: int = 1,
     source: str = "",
+    run_checkpoint: str | Path | None = None,
 ) -> tuple[Trace, Path]:
     """Run a checkpoint over ``split`` and write the first ``tokens`` steps (None: all) as a trace.
 
     ``meta.perplexity`` is the perplexity over the full split (batch size 1,
     state carried through), ``meta.activity_sparsity`` the fraction of silent
     unit-steps over the full split (``activity_sparsity_per_layer`` per layer);
-    ``meta.training`` holds the validation curve, ``meta.recipe`` the training
+    ``meta.training`` holds the validation curve (of ``run_checkpoint``, the run's latest checkpoint, when
+    the exported one is an earlier ``best.pt``), ``meta.recipe`` the training
     settings and ``meta.git_commit`` the commit that exported the trace.
     """
     if values not in VALUES:
@@ -185,7 +216,7 @@ def export_trace(
         "perplexity_tokens": int(full.size(0) - 1),
         "decoder_macs_per_token": int(model_dense_macs(mcfg)["decoder"]),
         "units_without_fanout": _units_without_fanout(model),
-        "training": training_summary(ckpt),
+        "training": training_summary(_run_of(ckpt, run_checkpoint), ckpt),
         "recipe": {k: tcfg.get(k) for k in RECIPE_KEYS if k in tcfg},
         "dropout": {k: getattr(mcfg, k) for k in ("dropout_emb", "dropout_layers", "dropout_out", "weight_dropout")},
         "git_commit": git_commit(),

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import csv
 import math
+import os
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -166,6 +167,15 @@ def _thr_mean(model: LanguageModel) -> float:
     if not thetas:
         return float("nan")
     return float(torch.cat([t.detach() for t in thetas]).mean())
+
+
+def save_atomic(obj: dict, path: Path) -> None:
+    """``torch.save`` to a temporary file beside ``path``, then rename it over ``path``: a run killed while it
+    saves (a session's end) keeps its previous checkpoint whole."""
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
 
 
 def load_checkpoint(path: str | Path) -> dict:
@@ -360,7 +370,7 @@ def train(cfg: TrainConfig, log=print) -> dict:
         if step >= judge_from:
             if val_loss < sched_state["best_val"] - cfg.plateau_tol:
                 sched_state["best_val"] = val_loss
-                torch.save(checkpoint(step / batches_per_epoch), out / BEST)
+                save_atomic(checkpoint(step / batches_per_epoch), out / BEST)
             elif cfg.schedule == "plateau":
                 if sched_state["decays"] >= cfg.max_decays:
                     sched_state["converged"] = True
@@ -386,7 +396,7 @@ def train(cfg: TrainConfig, log=print) -> dict:
     while step < total_steps and not sched_state["converged"]:
         if pause_step is not None and step >= pause_step:
             log(f"--until-epoch {cfg.until_epoch} reached at step {step}; resume to continue")
-            torch.save(checkpoint(step / batches_per_epoch, with_state=True), ckpt_path)
+            save_atomic(checkpoint(step / batches_per_epoch, with_state=True), ckpt_path)
             break
         if deadline is not None and time.time() > deadline:
             stopped_early = True
@@ -433,16 +443,16 @@ def train(cfg: TrainConfig, log=print) -> dict:
             validate(run_loss / max(1, run_n))
             model.train()
             run_loss, run_n = 0.0, 0
-            torch.save(checkpoint(step / batches_per_epoch, with_state=True), ckpt_path)
+            save_atomic(checkpoint(step / batches_per_epoch, with_state=True), ckpt_path)
             next_save = time.time() + 60.0 * cfg.checkpoint_minutes
         elif time.time() > next_save:
-            torch.save(checkpoint(step / batches_per_epoch, with_state=True), ckpt_path)
+            save_atomic(checkpoint(step / batches_per_epoch, with_state=True), ckpt_path)
             next_save = time.time() + 60.0 * cfg.checkpoint_minutes
     if bar is not None:
         bar.close()
     if stopped_early:
         validate(run_loss / max(1, run_n))
-        torch.save(checkpoint(step / batches_per_epoch, with_state=True), ckpt_path)
+        save_atomic(checkpoint(step / batches_per_epoch, with_state=True), ckpt_path)
     final = checkpoint(step / batches_per_epoch)
     final["stopped_early"] = stopped_early
     final["converged"] = sched_state["converged"]

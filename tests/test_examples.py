@@ -86,26 +86,27 @@ def test_trace_table_is_the_table_in_traces_readme(capsys):
 
 def test_training_curves_from_the_shipped_traces(tmp_path, capsys):
     """examples/training_curves.py: one row per ladder trace; the best validation it finds on the curve is the
-    checkpoint the trace was exported from, and the old traces are named as having no curve."""
+    one the export recorded, at the checkpoint the trace came from; the old traces are listed as without a curve."""
     import neurosim
 
+    example = runpy.run_path(str(EXAMPLES / "training_curves.py"), run_name="example")
     out = tmp_path / "curves"
-    assert _main("training_curves.py")(["--out", str(out)]) == 0
+    assert example["main"](["--out", str(out)]) == 0
     assert out.with_suffix(".png").stat().st_size > 0
     text = out.with_suffix(".md").read_text()
     assert capsys.readouterr().out.strip() == text.strip()
     for path in sorted(TRACES.glob("*.npz")):
         meta = neurosim.load_trace(path, tokens=1).meta
-        training = meta.get("training") or {}
-        if (meta.get("recipe") or {}).get("schedule") != "plateau":
+        curve = example["curve_of"](meta)
+        if curve is None:
+            assert (meta.get("recipe") or {}).get("schedule") != "plateau"
             assert f"`{path.stem}`" in text.splitlines()[-1]  # the "without a validation curve" line
             continue
-        row = next(line for line in text.splitlines() if line.startswith(f"| `{path.stem}` |")).split(" | ")
-        assert row[-1].rstrip(" |") == f"{meta['perplexity']:.1f}"
-        best_val, best_epoch = row[6].split(" (")
-        assert float(best_val) == pytest.approx(training["best_val_ppl"], abs=0.005)
-        exported = training.get("exported_epoch", training["epochs_done"])
-        assert float(best_epoch.rstrip(")")) == pytest.approx(exported, abs=0.05)
+        row = example["summary"](path.stem, meta, curve)
+        training = meta["training"]
+        assert row["best_val_ppl"] == training["best_val_ppl"]
+        assert row["best_epoch"] == training.get("exported_epoch", training["epochs_done"])
+        assert row["lr_cuts"] == training["lr_cuts"] and f"| `{path.stem}` |" in text
 
 
 def test_seed_figure_on_a_matched_pair(tmp_path, capsys):
@@ -143,19 +144,17 @@ def test_checked_in_seed_figure_matches_the_shipped_traces():
 
 def test_compare_pruning_on_the_shipped_pair(capsys):
     """examples/compare_pruning.py (4 tokens): the units it finds without fan-out are those the export recorded,
-    and NeuroPrune's layer-1 fan-out is more concentrated (hubs) than magnitude pruning's."""
+    NeuroPrune's layer-1 fan-out is more concentrated (hubs) than magnitude pruning's, and the table is printed."""
     import neurosim
 
+    example = runpy.run_path(str(EXAMPLES / "compare_pruning.py"), run_name="example")
     pair = [TRACES / "ptb_egru90.npz", TRACES / "ptb_egru90_neuroprune.npz"]
-    assert _main("compare_pruning.py")(["--traces", *map(str, pair), "--tokens", "4"]) == 0
-    lines = {line.split(" | ")[0].lstrip("| "): line.split(" | ")[1:] for line in capsys.readouterr().out.splitlines()
-             if line.startswith("| ")}
-    for i, path in enumerate(pair):
-        recorded = neurosim.load_trace(path, tokens=1).meta["units_without_fanout"]
-        assert lines["units removed per layer"][i].rstrip(" |") == ", ".join(map(str, recorded))
-    gini = [float(v.rstrip(" |").split(", ")[1]) for v in lines["fan-out gini per layer"]]
-    assert gini[1] > gini[0]
-    for chip in ("loihi_like", "spinnaker2_like"):
-        mean = [float(v.rstrip(" |").replace(",", "")) for v in lines[f"{chip}: latency cycles/token, mean"]]
-        p99 = [float(v.rstrip(" |").replace(",", "")) for v in lines[f"{chip}: latency cycles/token, p99"]]
-        assert all(0 < m <= p for m, p in zip(mean, p99))
+    rows = [example["describe"](path, 4, ROOT / "arch_specs") for path in pair]
+    for path, row in zip(pair, rows):
+        assert row["units_removed"] == neurosim.load_trace(path, tokens=1).meta["units_without_fanout"]
+        for chip in ("loihi_like", "spinnaker2_like"):
+            assert 0 < row[chip]["latency_cycles_mean"] <= row[chip]["latency_cycles_p99"]
+            assert row[chip]["cores_used"] > 0 and row[chip]["energy_pj_per_token"] > 0
+    assert rows[1]["fanout"][1]["gini"] > rows[0]["fanout"][1]["gini"]
+    assert example["main"](["--traces", *map(str, pair), "--tokens", "4"]) == 0
+    assert "| units removed per layer | 98, 10 | 128, 150 |" in capsys.readouterr().out

@@ -94,6 +94,25 @@ PINNED = {
 EXPORT_TOKENS = 8192
 
 
+def snapshot_pair(run_dir: Path, tries: int = 5) -> tuple[Path | None, Path | None]:
+    """Copies of a (possibly running) run's ``best.pt`` and ``checkpoint.pt`` that belong together: the copied
+    ``checkpoint.pt`` records ``best.pt``'s validation as the run's best (its schedule's ``best_val``). A run
+    saves ``best.pt`` just before ``checkpoint.pt`` at an improving validation, so a copy taken in between is
+    retried. (None, None) if no try gave a matching pair."""
+    from neurosim.models.train import load_checkpoint
+
+    snap = run_dir / "export"
+    snap.mkdir(exist_ok=True)
+    for attempt in range(tries):
+        shutil.copyfile(run_dir / "best.pt", snap / "best.pt")
+        shutil.copyfile(run_dir / "checkpoint.pt", snap / "checkpoint.pt")
+        best = load_checkpoint(snap / "best.pt")["sched_state"]["best_val"]
+        if load_checkpoint(snap / "checkpoint.pt")["sched_state"]["best_val"] == best:
+            return snap / "best.pt", snap / "checkpoint.pt"
+        time.sleep(5 * (attempt + 1))
+    return None, None
+
+
 def export_run(name: str, run_dir: Path, out_dir: Path, only_better: bool) -> str:
     """Export one run's trace; returns a line saying what was written and why."""
     from neurosim.models.export import export_trace
@@ -102,11 +121,15 @@ def export_run(name: str, run_dir: Path, out_dir: Path, only_better: bool) -> st
     src = run_dir / "best.pt" if (run_dir / "best.pt").is_file() else run_dir / "checkpoint.pt"
     if not src.is_file():
         return f"{name}: no checkpoint"
+    run_ckpt = None
+    if src.name == "best.pt" and (run_dir / "checkpoint.pt").is_file():
+        src, run_ckpt = snapshot_pair(run_dir)
+        if src is None:
+            return f"{name}: {run_dir} kept saving a newer best.pt while it was copied; nothing exported, try again"
     full = name in FULL_SPLIT
     tmp = run_dir / "trace.npz"
     source = f"neurosim trace export --split test --tokens {'all' if full else EXPORT_TOKENS} --values " \
              f"{'no' if full else 'auto'} --checkpoint {src} --out {out_dir / (name + '.npz')}"
-    run_ckpt = run_dir / "checkpoint.pt" if src.name == "best.pt" and (run_dir / "checkpoint.pt").is_file() else None
     if run_ckpt:
         source += f" --run-checkpoint {run_ckpt}"
     trace, _ = export_trace(src, out=tmp, split="test", tokens=None if full else EXPORT_TOKENS,

@@ -8,9 +8,9 @@ Usage (from the repository root)::
 Reads ``meta.training`` of every trace trained with the ladder recipe (``meta.recipe.schedule ==
 "plateau"``; older traces carry no curve and are listed as such): the full-validation perplexity every
 half epoch, the learning rate and the weight sparsity at each validation. Writes ``<out>.png`` (one panel
-per model family: validation perplexity against epoch, a marker where the learning rate was cut and a
-star at the checkpoint the trace was exported from) and ``<out>.md`` (one row per trace), and prints
-the markdown. Columns of the table:
+per model family: validation perplexity against epoch, a marker at each validation after which the learning
+rate was cut and a star at the checkpoint the trace was exported from) and ``<out>.md`` (one row per trace),
+and prints the markdown. Columns of the table:
 
 - ``validations``, ``epochs``: points on the curve and the last one's epoch;
 - ``lr cuts``: how often the plateau schedule cut the learning rate (the run ends at the validation
@@ -48,9 +48,19 @@ def curve_of(meta: dict) -> np.ndarray | None:
     return np.asarray(training["curve"], dtype=np.float64)
 
 
+def cut_points(meta: dict, curve: np.ndarray) -> np.ndarray:
+    """Rows of the validations after which the schedule cut the learning rate. A row's ``lr`` is the rate
+    its half epoch was trained at, so a cut shows in the next row; a cut at the last validation shows only in
+    ``meta.training.lr_cuts``."""
+    rows = np.flatnonzero(np.diff(curve[:, 4]) < 0)
+    if int((meta.get("training") or {}).get("lr_cuts") or 0) > rows.size:
+        rows = np.append(rows, curve.shape[0] - 1)
+    return rows
+
+
 def summary(name: str, meta: dict, curve: np.ndarray) -> dict:
-    """One table row: where the curve ended, computed from the curve itself."""
-    epoch, val, weight, lr = curve[:, 0], curve[:, 1], curve[:, 3], curve[:, 4]
+    """One table row: where the curve ended, computed from the curve (the cuts: :func:`cut_points`)."""
+    epoch, val, weight = curve[:, 0], curve[:, 1], curve[:, 3]
     final = weight >= weight[-1] - 1e-3  # validations at the final sparsity (the only ones that select best.pt)
     best = int(np.flatnonzero(final)[np.argmin(val[final])])
     before = epoch <= epoch[-1] - 1.0
@@ -61,7 +71,7 @@ def summary(name: str, meta: dict, curve: np.ndarray) -> dict:
         "weight_sparsity": float(meta["weight_sparsity"]),
         "validations": int(curve.shape[0]),
         "epochs": float(epoch[-1]),
-        "lr_cuts": int(np.count_nonzero(np.diff(lr) < 0)),
+        "lr_cuts": int(cut_points(meta, curve).size),
         "converged": bool((meta.get("training") or {}).get("converged")),
         "best_val_ppl": float(val[best]),
         "best_epoch": float(epoch[best]),
@@ -98,14 +108,14 @@ def plot(curves: dict[str, tuple[dict, np.ndarray]], path: Path) -> None:
             if meta["model"] != family:
                 continue
             (line,) = ax.plot(c[:, 0], c[:, 1], marker=".", label=f"{name} (w={meta['weight_sparsity']:.2f})")
-            cuts = np.flatnonzero(np.diff(c[:, 4]) < 0) + 1
+            cuts = cut_points(meta, c)
             ax.scatter(c[cuts, 0], c[cuts, 1], marker="v", color=line.get_color(), s=30)
             r = summary(name, meta, c)
             ax.scatter([r["best_epoch"]], [r["best_val_ppl"]], marker="*", color=line.get_color(), s=90)
         ax.set_yscale("log")
         ax.set_xlabel("epoch")
         ax.set_ylabel("validation perplexity (full split)")
-        ax.set_title(f"{family.upper()}: v = learning-rate cut, * = exported checkpoint")
+        ax.set_title(f"{family.upper()}: v = learning rate cut after it, * = exported checkpoint")
         ax.legend(fontsize=7)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -299,6 +299,15 @@ def test_trace_from_best_carries_the_whole_run_curve(corpus_dir, tmp_path):
     for a, b in zip(old.layers, new.layers):
         assert np.array_equal(a.events, b.events) and np.array_equal(a.values, b.values)
     assert "already carries" in ladder.refresh_training("run", run, shipped)
+    # the ladder exports a pair of copies that belong together; a best.pt older than a better validation of the
+    # copied checkpoint.pt (copied while the run saved a new best) is not such a pair
+    assert ladder.snapshot_pair(run) == (run / "export" / "best.pt", run / "export" / "checkpoint.pt")
+    torn = tmp_path / "torn"
+    torn.mkdir()
+    (torn / "best.pt").write_bytes((run / "best.pt").read_bytes())
+    ahead = dict(latest, sched_state=dict(latest["sched_state"], best_val=-1.0))  # a newer best than best.pt's
+    torch.save(ahead, torn / "checkpoint.pt")
+    assert ladder.snapshot_pair(torn, tries=1) == (None, None)
     # a trace from another checkpoint than the current best.pt is left alone
     export_trace(run / "checkpoint.pt", out=shipped / "run.npz", tokens=8)
     assert "export it again" in ladder.refresh_training("run", run, shipped)

@@ -158,12 +158,15 @@ def refresh_training(name: str, run_dir: Path, out_dir: Path) -> str:
     dst, best, latest = out_dir / f"{name}.npz", run_dir / "best.pt", run_dir / "checkpoint.pt"
     if not (dst.is_file() and best.is_file() and latest.is_file()):
         return f"{name}: needs {dst}, {best} and {latest}; nothing done"
+    best, latest = snapshot_pair(run_dir)  # the same matching pair an export reads, even from a running run
+    if best is None:
+        return f"{name}: {run_dir} kept saving a newer best.pt while it was copied; nothing done, try again"
     trace = load_trace(dst)
     training = trace.meta.get("training") or {}
     best_ckpt = load_checkpoint(best)
     exported = training.get("exported_epoch", training.get("epochs_done"))
     if Path(trace.meta.get("checkpoint", "")).name != "best.pt" or exported != round(float(best_ckpt["epochs_done"]), 4):
-        return (f"{name}: {dst} was not exported from the current {best} (its epoch {exported}, best.pt's "
+        return (f"{name}: {dst} was not exported from the current {run_dir / 'best.pt'} (its epoch {exported}, best.pt's "
                 f"{best_ckpt['epochs_done']}); export it again instead")
     new = training_summary(load_checkpoint(latest), best_ckpt)
     if new == training:

@@ -133,7 +133,10 @@ def main(argv=None) -> int:
     curves, without = {}, []
     for path in paths:
         meta = neurosim.load_trace(path, tokens=1).meta
-        c = curve_of(meta)
+        try:
+            c = curve_of(meta)
+        except ValueError as e:
+            p.error(f"{path}: {e}")
         if c is None:
             without.append(path.stem)
         else:

@@ -64,6 +64,7 @@ FlitBits = int_in(1, le="MAX_RECORD_BITS")
 EventCycles = int_in(0, le="MAX_EVENT_CYCLES")  # cycles of one event: a packet, an update, a barrier
 LinkCycles = int_in(0, le="MAX_LINK_LATENCY_CYCLES")
 SynopsPerCycle = float_in("MIN_SYNOPS_PER_CYCLE", le="MAX_SYNOPS_PER_CYCLE")
+TimerSeconds = float_in(gt=0.0, le=3600.0)  # a timestep timer's period: above 0, at most an hour
 
 
 class Cores(Frozen):
@@ -135,11 +136,18 @@ class Barrier(Frozen):
     ``base_cycles + per_router_cycles * routers``, or, with ``by_routers``, the cycles of the
     first row whose ``routers`` is at least the routers in use (rows in increasing order; more
     routers than the last row is an error at run time).
+
+    ``timer_period_s``: a timer-driven chip (SpiNNaker's software stacks: a timestep starts on a
+    periodic timer interrupt, py-spinnaker2's ``sys_tick_in_s``) holds every timestep for at least
+    one period, idle once its work and barrier are done; a step whose work is longer overruns the
+    period (counted: on the chip its spikes would be late or dropped) and takes its work's time.
+    ``None``: the next step starts as soon as the barrier ends (Loihi, TrueNorth-style free running).
     """
 
     base_cycles: EventCycles = 0
     per_router_cycles: EventCycles = 0
     by_routers: Annotated[tuple[BarrierStep, ...], Field(strict=False)] | None = None  # a YAML list of rows
+    timer_period_s: TimerSeconds | None = None
 
     @model_validator(mode="after")
     def _one_form(self) -> Barrier:
@@ -229,6 +237,9 @@ class ChipArch(Frozen):
         if self.barrier_cycles > limits.MAX_EVENT_CYCLES:
             raise ValueError(f"barrier.base_cycles + barrier.per_router_cycles * {self.n_routers} routers = "
                              f"{self.barrier_cycles} cycles per timestep; allowed: <= {describe('MAX_EVENT_CYCLES')}")
+        if self.timer_cycles > limits.MAX_EVENT_CYCLES:
+            raise ValueError(f"barrier.timer_period_s={self.barrier.timer_period_s} is {self.timer_cycles} cycles at "
+                             f"clock_hz={self.clock_hz}; allowed: <= {describe('MAX_EVENT_CYCLES')} cycles")
         if self.max_packet_cycles > limits.MAX_EVENT_CYCLES:
             raise ValueError(f"cores.synapse_overhead_cycles + 2*cores.neurons_per_core/cores.synops_per_cycle = "
                              f"{self.max_packet_cycles} cycles for one packet; "
@@ -272,6 +283,12 @@ class ChipArch(Frozen):
     def barrier_cycles_for(self, routers: int) -> int:
         """Barrier cycles with ``routers`` routers in use."""
         return self.barrier.cycles_for(routers)
+
+    @property
+    def timer_cycles(self) -> int:
+        """The timestep timer's period in cycles (at least 1), 0 for a free-running chip."""
+        period = self.barrier.timer_period_s
+        return 0 if period is None else max(1, round(period * self.clock_hz))
 
     @property
     def cycle_s(self) -> float:

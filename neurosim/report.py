@@ -78,6 +78,15 @@ def format_table(result: Result) -> str:
             lines.append(f"  (checked on {m['bound_check_windows']} windows of {m['bound_check_window_tokens']} tokens "
                          f"replayed exactly: the bound's cycles are {m['bound_check_cycles_fraction']:.5f} of the exact "
                          f"ones, {m['bound_check_worst_window_fraction']:.5f} in the worst window)")
+    timer_s = m.get("timer_period_s")
+    if r.target == "chip" and timer_s:
+        idle = r.counts.get("timer_idle_cycles", 0.0) / max(r.counts.get("total_cycles", 0.0), 1.0)
+        overruns = int(r.counts.get("timer_overruns", 0))
+        steps = int(r.counts.get("barriers", 0))
+        lines.append(f"  timer-driven timesteps: period {_si(timer_s, 's')}, {100 * idle:.1f}% of the time waiting "
+                     f"for the next tick, {overruns} of {steps} steps overran the period"
+                     + (" (on the chip those steps' spikes would arrive late or be dropped; a longer "
+                        "barrier.timer_period_s fits them)" if overruns else ""))
     if r.target == "chip" and r.packets_per_token > 0 and r.flit_hops_per_token == 0:
         lines.append("  (all traffic stays inside one router: no mesh hops, so the NoC's link and hop costs do not "
                      "show; --policy balanced --min-cores N spreads the network)")

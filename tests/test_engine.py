@@ -577,8 +577,8 @@ def test_a_run_that_would_overflow_int64_is_refused():
     counters = np.zeros(L.N_COUNTERS, dtype=np.int64)
     counters[L.TOTAL_CYCLES] = 2**62 - 5
     with pytest.raises(ValueError, match="exceed 2\\*\\*62"):
-        close_step(counters, 3, 2, 1)
-    assert close_step(counters, 3, 1, 1) == 5 and counters[L.TOTAL_CYCLES] == 2**62
+        close_step(counters, 3, 2, 1, 0)
+    assert close_step(counters, 3, 1, 1, 0) == 5 and counters[L.TOTAL_CYCLES] == 2**62
     part = KernelOutput(counters.copy(), np.zeros(1, np.int64), np.zeros(2, np.int64),
                         np.zeros((1, L.N_COUNTERS), np.int64), np.zeros(3, np.int64), np.zeros((1, 5), np.int64))
     with pytest.raises(EngineError, match="exceed 2\\*\\*62"):
@@ -608,3 +608,46 @@ def test_token_input_encoding_sends_one_event_per_token(multicast, pipeline):
     diff = runs["embedding"]["numba"].counts["synops"] - tok["numba"].counts["synops"]
     assert diff == trace.n_tokens * (embedding_in - folded)
     assert tok["numba"].counts["spikes"] < runs["embedding"]["numba"].counts["spikes"]
+
+
+@pytest.mark.parametrize("pipeline", ["pipelined", "sequential"])
+def test_a_timer_holds_every_step_for_its_period(pipeline):
+    """A timer-driven chip (barrier.timer_period_s): a step whose work fits the period lasts exactly one
+    period, the rest is counted as idle; a longer step overruns, is counted, and keeps its work's length.
+    Numba and SimPy agree exactly, the bound backend applies the same rule to its own (lower) step work,
+    and nothing but time changes."""
+    trace = synthetic([20, 14, 9], input_size=8, activity=0.35, weight_sparsity=0.5, tokens=6, seed=11)
+    network = build_network(trace)
+    free_arch = make_arch(pipeline=pipeline, **NEW_RULES)
+    mapping = map_network(network, free_arch, min_cores=8)
+    period = int(np.median(simulate(trace, network, mapping, free_arch).step_cycles))  # some steps fit, some not
+    arch = make_arch(pipeline=pipeline, barrier__timer_period_s=period / free_arch.clock_hz, **NEW_RULES)
+    assert arch.timer_cycles == period
+    runs = {}
+    for backend in ("numba", "simpy", "bound"):
+        free = simulate(trace, network, mapping, free_arch, backend=backend)
+        run = runs[backend] = simulate(trace, network, mapping, arch, backend=backend)
+        work = free.step_cycles
+        want = np.maximum(work, period)
+        np.testing.assert_array_equal(run.step_cycles, want, err_msg=backend)
+        assert run.counts["timer_overruns"] == int((work > period).sum()), backend
+        assert run.counts["timer_idle_cycles"] == int((want - work).sum()) > 0, backend
+        assert run.counts["total_cycles"] == (run.counts["spike_phase_cycles"] + run.counts["barrier_cycles"]
+                                              + run.counts["update_phase_cycles"] + run.counts["timer_idle_cycles"])
+        same = {k: v for k, v in free.counts.items() if k not in ("total_cycles", "timer_idle_cycles", "timer_overruns")}
+        assert same == {k: run.counts[k] for k in same}, backend
+    assert runs["numba"].counts == runs["simpy"].counts and runs["numba"].counts["timer_overruns"] > 0
+    # a period longer than every step: time is steps x period exactly, no overrun
+    longest = int(runs["numba"].step_cycles.max())
+    slow = make_arch(pipeline=pipeline, barrier__timer_period_s=2 * longest / free_arch.clock_hz, **NEW_RULES)
+    run = simulate(trace, network, mapping, slow)
+    assert run.counts["total_cycles"] == run.step_cycles.size * slow.timer_cycles and run.counts["timer_overruns"] == 0
+
+
+def test_a_timer_period_is_checked():
+    """A non-positive or too long period is refused with the key and the allowed range."""
+    from neurosim.spec import SpecError
+
+    for bad in (0.0, -1e-3, 1e6):
+        with pytest.raises((SpecError, ValueError), match="timer_period_s"):
+            make_arch(barrier__timer_period_s=bad)

@@ -185,3 +185,22 @@ def test_html_report_renders_in_a_headless_browser(spread, tmp_path):
     rgb = img[..., :3]
     blue = (rgb[..., 2] > 0.6) & (rgb[..., 0] < 0.3)  # the energy bars (matplotlib C0)
     assert blue.sum() > 2000 and rgb.std() > 0.05
+
+
+def test_a_timer_costs_static_energy_over_its_idle_time_and_is_reported(trace):
+    """On a timer-driven chip the static energy covers whole periods, the dynamic energy is unchanged, and the
+    table says how much of the time waited for the tick and how many steps overran."""
+    free = neurosim.run("spinnaker2_like", trace, readout="none")
+    longest_s = free.arrays["step_cycles"].max() * free.meta["cycle_s"]
+    timed = neurosim.run("spinnaker2_like", trace, readout="none", overrides=[f"barrier.timer_period_s={2 * longest_s}"])
+    steps = timed.arrays["step_cycles"].size
+    period = round(2 * longest_s / free.meta["cycle_s"])
+    assert timed.counts["total_cycles"] == steps * period and timed.counts["timer_overruns"] == 0
+    arch = load_arch("spinnaker2_like")
+    want_static_pj = arch.static_power_w * steps * period * arch.cycle_s * 1e12 / timed.tokens
+    assert timed.static_energy_pj_per_token == pytest.approx(want_static_pj, rel=1e-12)
+    assert timed.dynamic_energy_pj_per_token == pytest.approx(free.dynamic_energy_pj_per_token, rel=1e-12)
+    assert "timer-driven timesteps" in format_table(timed) and "overran" in format_table(timed)
+    assert "timer-driven" not in format_table(free)
+    short = neurosim.run("spinnaker2_like", trace, readout="none", overrides=[f"barrier.timer_period_s={longest_s / 4}"])
+    assert short.counts["timer_overruns"] > 0 and "would arrive late" in format_table(short)

@@ -211,7 +211,8 @@ def chip_result(
     extra = {} if inside is None else inside_figures(inside, arch, tokens, core_busy_cycles,
                                                      energy.total_pj * tokens, total_cycles * arch.cycle_s)
     meta = {**meta, "mesh_x": arch.noc.mesh_x, "mesh_y": arch.noc.mesh_y,
-            "cores_per_router": arch.cores.cores_per_router, "cycle_s": arch.cycle_s}
+            "cores_per_router": arch.cores.cores_per_router, "cycle_s": arch.cycle_s,
+            "timer_period_s": arch.barrier.timer_period_s}
     return Result(
         arch=arch.name,
         trace=trace_name,

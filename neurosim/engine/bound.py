@@ -13,6 +13,7 @@ from neurosim.engine.layout import (
     N_LAYER_COUNTS,
     N_SPIKE_TOTALS,
     P_BARRIER,
+    P_TIMER,
     P_FLITS,
     P_MESH_X,
     P_MESH_Y,
@@ -200,6 +201,6 @@ def bound_steps(
         update_end = update_phase(s, pipelined, token_begin, token_end, fired, received, fired_first_token,
                                   layer_offsets, layer_gates, n_event_layers, unit_core, units_per_layer_core, p,
                                   fired_on_core, received_on_core, update_cycles, core_busy, counters, layer_counts)
-        step_cycles[si] = close_step(counters, phase_end, p[P_BARRIER], update_end)
+        step_cycles[si] = close_step(counters, phase_end, p[P_BARRIER], update_end, p[P_TIMER])
         record_step(counters, previous, step_counts, si, core_busy)
     return counters, step_cycles, core_busy, step_counts, link_flits, layer_counts

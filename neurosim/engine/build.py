@@ -72,6 +72,7 @@ def kernel_params(arch: ChipArch, routers_in_use: int) -> np.ndarray:
     p[K.P_SPIKE] = arch.cores.spike_cycles
     p[K.P_SHARED_CORE] = 1 if arch.cores.send_receive == "shared" else 0
     p[K.P_BARRIER] = arch.barrier_cycles_for(routers_in_use)
+    p[K.P_TIMER] = arch.timer_cycles
     p[K.P_MESH_X] = arch.noc.mesh_x
     p[K.P_MESH_Y] = arch.noc.mesh_y
     p[K.P_CORES_PER_ROUTER] = arch.cores.cores_per_router

@@ -38,11 +38,13 @@ COUNTER_NAMES = (
     "updates_received",
     "send_cycles",
     "core_busy_cycles",  # summed over cores: sends, synapse work and updates
+    "timer_idle_cycles",  # a timer-driven chip: cycles of the steps spent waiting for the next tick
+    "timer_overruns",  # ... steps whose work outlasted the timer period
 )
 (SYNOPS, SYNAPSE_WORK, SYNAPSE_BYTES, PACKETS_SENT, PACKETS_RECEIVED, PACKETS_INJECTED, FLIT_HOPS_X, FLIT_HOPS_Y,
  FLITS_LOCAL, SPIKES, UPDATES_ACTIVE, UPDATES_INACTIVE, BARRIERS, SPIKE_PHASE_CYCLES, UPDATE_PHASE_CYCLES,
  BARRIER_CYCLES, TOTAL_CYCLES, LINK_WAIT_CYCLES, CORE_WAIT_CYCLES, UPDATES_RECEIVED, SEND_CYCLES,
- CORE_BUSY_CYCLES) = range(22)
+ CORE_BUSY_CYCLES, TIMER_IDLE_CYCLES, TIMER_OVERRUNS) = range(24)
 N_COUNTERS = len(COUNTER_NAMES)
 #: counters that need the packet replay (not reported by the ``bound`` engine)
 WAIT_COUNTERS = ("link_wait_cycles", "core_wait_cycles")
@@ -78,10 +80,11 @@ PARAM_NAMES = (
     "spike_cycles",  # source-core cycles per spiking unit, before its messages
     "update_received",  # cycles per compartment update of a unit that received input but did not fire
     "shared_core",  # 1: a core's send and receive work share one processor (sends first); 0: separate units
+    "timer",  # cycles of the timestep timer's period (0: free running, a step ends with its work)
 )
 (P_FLITS, P_HOP_X_LAT, P_HOP_Y_LAT, P_LOCAL_LAT, P_RECEIVE, P_SPC_NUM, P_SPC_DEN, P_UPD_ACTIVE, P_UPD_INACTIVE,
  P_BARRIER, P_MESH_X, P_MESH_Y, P_CORES_PER_ROUTER, P_MULTICAST, P_PIPELINED, P_ROUTING_YX, P_N_CORES, P_COST_SHIFT,
- P_DST_SHIFT, P_MAX_LATENCY, P_SEND, P_SPIKE, P_UPD_RECEIVED, P_SHARED_CORE) = range(24)
+ P_DST_SHIFT, P_MAX_LATENCY, P_SEND, P_SPIKE, P_UPD_RECEIVED, P_SHARED_CORE, P_TIMER) = range(25)
 N_PARAMS = len(PARAM_NAMES)
 
 # ----------------------------------------------------------------------------- projections a spike sends

@@ -289,7 +289,11 @@ def simulate_reference(
                 layer_counts[l, K.LAYER_COUNT_NAMES.index(state)] += g
                 layer_counts[l, K.LC_UPDATE_CYCLES] += g * cycles
         busy += update
-        step = end + barrier + int(update.max())
+        work = end + barrier + int(update.max())
+        timer = arch.timer_cycles  # a timer-driven chip holds the step for a whole period
+        step = max(work, timer)
+        count["timer_overruns"] += int(0 < timer < work)
+        count["timer_idle_cycles"] += step - work
         count["barriers"] += 1
         count["spike_phase_cycles"] += end
         count["barrier_cycles"] += barrier

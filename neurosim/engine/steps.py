@@ -48,6 +48,7 @@ from neurosim.engine.layout import (
     P_SEND,
     P_SHARED_CORE,
     P_SPIKE,
+    P_TIMER,
     P_UPD_ACTIVE,
     P_UPD_INACTIVE,
     P_UPD_RECEIVED,
@@ -58,6 +59,8 @@ from neurosim.engine.layout import (
     SPIKE_PHASE_CYCLES,
     SPIKES,
     ST_SYNOPS,
+    TIMER_IDLE_CYCLES,
+    TIMER_OVERRUNS,
     TOTAL_CYCLES,
     UPDATE_PHASE_CYCLES,
     UPDATES_ACTIVE,
@@ -209,9 +212,19 @@ RUN_CYCLES_LIMIT = 2**62
 
 
 @njit(cache=True, inline="always")
-def close_step(counters, phase_end, barrier, update_end):
-    """Count a step's phases (spike, barrier, update) and return its cycles; refuse a total int64 cannot hold."""
-    step = phase_end + barrier + update_end
+def close_step(counters, phase_end, barrier, update_end, timer):
+    """Count a step's phases (spike, barrier, update) and return its cycles; refuse a total int64 cannot hold.
+
+    ``timer`` > 0: the step lasts at least ``timer`` cycles (a timer-driven chip waits for its next
+    tick); a step whose work is longer overruns the period, is counted, and lasts as long as its work.
+    """
+    work = phase_end + barrier + update_end
+    step = work
+    if timer > 0:
+        if work > timer:
+            counters[TIMER_OVERRUNS] += 1
+        else:
+            step = timer
     if step < 0 or counters[TOTAL_CYCLES] > RUN_CYCLES_LIMIT - step:
         raise ValueError("engine: the run's cycle count would exceed 2**62; simulate fewer tokens per run "
                             "(chunks add up outside the kernel) or lower the spec's cycle costs")
@@ -219,6 +232,7 @@ def close_step(counters, phase_end, barrier, update_end):
     counters[SPIKE_PHASE_CYCLES] += phase_end
     counters[BARRIER_CYCLES] += barrier
     counters[UPDATE_PHASE_CYCLES] += update_end
+    counters[TIMER_IDLE_CYCLES] += step - work
     counters[TOTAL_CYCLES] += step
     return step
 
@@ -382,6 +396,6 @@ def simulate_steps(
         update_end = update_phase(s, pipelined, token_begin, token_end, fired, received, fired_first_token,
                                   layer_offsets, layer_gates, n_event_layers, unit_core, units_per_layer_core, p,
                                   fired_on_core, received_on_core, update_cycles, core_busy, counters, layer_counts)
-        step_cycles[si] = close_step(counters, phase_end, p[P_BARRIER], update_end)
+        step_cycles[si] = close_step(counters, phase_end, p[P_BARRIER], update_end, p[P_TIMER])
         record_step(counters, previous, step_counts, si, core_busy)
     return counters, step_cycles, core_busy, step_counts, link_flits, layer_counts

@@ -117,6 +117,9 @@ def test_invalid_precision(a100, trace):
         ({"weight_residency": "disk"}, "weight_residency"),
         ({"kernel": "gather", "weight_format": "2:4"}, "weight_format"),
         ({"weight_format": "csr", "precision": "int8"}, "precision"),
+        ({"sequence_tokens": 0}, "sequence_tokens"),
+        ({"sequence_tokens": True}, "sequence_tokens"),
+        ({"sequence_tokens": 8, "kernel": "gather"}, "sequence_tokens"),
     ],
 )
 def test_invalid_options(a100, trace, kwargs, field):
@@ -305,6 +308,35 @@ def test_embedding_and_readout_options(a100, trace):
     assert both.synaptic_ops_per_token - base.synaptic_ops_per_token == H * V
     assert both.meta["kernels_per_step"][0] == "embedding" and both.meta["kernels_per_step"][-1] == "readout"
     assert both.counts["kernel_launches"] == base.counts["kernel_launches"] + 2 * trace.n_tokens
+
+
+@pytest.mark.parametrize("residency", ["hbm", "auto"])
+def test_sequence_calls_read_input_and_readout_weights_once_per_call(a100, trace, residency):
+    """sequence_tokens=S: the same MACs and FLOPs; the input projections and the readout read their weights
+    (in HBM) once per call of S tokens instead of every step, and launch once per call; the recurrent
+    product is unchanged; a token waits for its whole call."""
+    kw = dict(include_embedding=True, include_readout=True, weight_residency=residency, precision="fp32")
+    one = simulate_gpu(a100, trace, **kw)
+    S = 4  # the trace's 12 steps are 3 calls
+    seq = simulate_gpu(a100, trace, sequence_tokens=S, **kw)
+    assert seq.counts["macs"] == one.counts["macs"] and seq.counts["flops"] == one.counts["flops"]
+    T, vb = trace.n_tokens, 4
+    in_bytes = sum(layer.w_in_mask.size for layer in trace.layers) * vb
+    readout_bytes = trace.hidden_sizes[-1] * trace.meta["vocab_size"] * vb
+    saved = (in_bytes + readout_bytes) * (T - T // S)
+    if residency == "hbm":
+        assert one.counts["weight_hbm_bytes"] - seq.counts["weight_hbm_bytes"] == pytest.approx(saved, rel=1e-12)
+    else:  # resident weights come from HBM once per run either way
+        assert seq.counts["weight_hbm_bytes"] == one.counts["weight_hbm_bytes"] == one.meta["weight_bytes"]
+    L = len(trace.layers)
+    per_call = L + 2  # input projections, embedding, readout
+    assert one.counts["kernel_launches"] == (2 * L + 2) * T
+    assert seq.counts["kernel_launches"] == pytest.approx((2 * L) * T + per_call * T / S)
+    assert seq.time_s_per_token < one.time_s_per_token
+    load_s = seq.counts["load_seconds"]  # the one-off load of resident weights is not in a token's wait
+    assert seq.latency_s_per_token == pytest.approx(S * (seq.time_s_per_token - load_s / T))  # 3 whole calls
+    assert seq.meta["sequence_tokens"] == S and one.meta["sequence_tokens"] == 1
+    assert seq.meta["kernels_per_step"].count("layer0.input") == 1
 
 
 def test_tokens_option(a100, trace):

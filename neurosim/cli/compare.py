@@ -28,6 +28,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     parser.add_argument("--kernel", default=None, help="GPU kernel model: dense or gather")
     parser.add_argument("--include-embedding", action="store_true", default=None, help="GPU: add the embedding lookup")
     parser.add_argument("--include-readout", action="store_true", default=None, help="GPU: add the readout/decoder")
+    parser.add_argument("--sequence-tokens", type=int, default=None, metavar="S",
+                        help="GPU: tokens per forward call; input projections and readout run once per call")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     return parser
 
@@ -71,6 +73,7 @@ def run(args: argparse.Namespace) -> int:
         "kernel": args.kernel,
         "include_embedding": args.include_embedding,
         "include_readout": args.include_readout,
+        "sequence_tokens": args.sequence_tokens,
     }
     options = {k: v for k, v in options.items() if v is not None}
     df = compare(args.trace, args.arch, batches, tokens=args.tokens, gpu_options=options, progress=not args.quiet)

@@ -60,6 +60,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--precision", help="GPU precision, overrides the spec's default")
     p.add_argument("--weight-format", dest="weight_format", help="GPU weight format (dense, csr, 2:4)")
     p.add_argument("--kernel", help="GPU kernel model (dense or gather)")
+    p.add_argument("--sequence-tokens", dest="sequence_tokens", type=int,
+                   help="GPU: tokens per forward call; input projections and readout run once per call (default 1)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -73,7 +75,8 @@ def run(args: argparse.Namespace) -> int:
     from neurosim import api
     from neurosim.report import render, write
 
-    gpu_options = {k: getattr(args, k) for k in ("precision", "weight_format", "kernel") if getattr(args, k)}
+    gpu_options = {k: getattr(args, k) for k in ("precision", "weight_format", "kernel", "sequence_tokens")
+                   if getattr(args, k) is not None}
     result = api.run(
         args.arch,
         args.trace,

@@ -20,6 +20,7 @@ class GpuOptions:
     weight_residency: str
     include_embedding: bool
     include_readout: bool
+    sequence_tokens: int = 1
 
     @property
     def value_bytes(self) -> int:
@@ -41,6 +42,7 @@ def resolve_options(
     weight_residency: str | None = None,
     include_embedding: bool | None = None,
     include_readout: bool | None = None,
+    sequence_tokens: int | None = None,
 ) -> GpuOptions:
     """Fill None from ``arch.defaults`` and check every option.
 
@@ -59,6 +61,12 @@ def resolve_options(
     residency = _choice(
         "weight_residency", d.weight_residency if weight_residency is None else weight_residency, RESIDENCY
     )
+    seq = d.sequence_tokens if sequence_tokens is None else sequence_tokens
+    if isinstance(seq, bool) or not isinstance(seq, (int, np.integer)) or not 1 <= seq <= 1_000_000:
+        raise ValueError(f"sequence_tokens: got {seq!r}; allowed: an integer from 1 to 1000000")
+    if seq > 1 and kernel == "gather":
+        raise ValueError(f"sequence_tokens: got {seq} with kernel='gather'; allowed with gather: 1 (an event-driven "
+                         "kernel reads each step's events as they come)")
     if kernel == "gather" and weight_format == "2:4":
         raise ValueError("weight_format: got '2:4' with kernel='gather'; allowed with gather: ['dense', 'csr']")
     if (kernel == "gather" or weight_format == "csr") and precision not in arch.peak_simt_flops:
@@ -75,4 +83,5 @@ def resolve_options(
         weight_residency=residency,
         include_embedding=d.include_embedding if include_embedding is None else bool(include_embedding),
         include_readout=d.include_readout if include_readout is None else bool(include_readout),
+        sequence_tokens=int(seq),
     )

@@ -47,5 +47,6 @@ def kernel_times(arch: GpuArch, work: StepWork, precision: str) -> KernelTimes:
     compute = flops / (peaks * eff.compute)
     hbm = np.array([k.hbm_bytes for k in work.kernels]) / (arch.memory.hbm_bandwidth_bytes_per_s * eff.hbm)
     sram = np.array([k.sram_bytes for k in work.kernels]) / (arch.memory.l2_bandwidth_bytes_per_s * eff.sram)
-    total = np.maximum(np.maximum(compute, hbm), sram) + arch.kernels.launch_overhead_s
+    launches = np.array([k.launches for k in work.kernels])[:, None]
+    total = np.maximum(np.maximum(compute, hbm), sram) + arch.kernels.launch_overhead_s * launches
     return KernelTimes(compute, hbm, sram, total)

@@ -24,6 +24,7 @@ def simulate_gpu(
     weight_residency: str | None = None,
     include_embedding: bool | None = None,
     include_readout: bool | None = None,
+    sequence_tokens: int | None = None,
     tokens: int | None = None,
 ) -> Result:
     """Per-token time, bytes and energy of running ``trace``'s model on a GPU.
@@ -35,6 +36,11 @@ def simulate_gpu(
     batch : independent streams advanced together; each step serves ``batch`` tokens.
     precision, weight_format, kernel, weight_residency, include_embedding, include_readout :
         None takes ``arch.defaults``; see the module docstring for their meaning.
+    sequence_tokens : tokens per forward call (None: ``arch.defaults``, 1 = token by token, as a chip
+        runs). Above 1 (teacher-forced evaluation, as cuDNN's and EvNN's layers run): every layer's input
+        projection and the readout are one GEMM over the call's tokens, their weights read once per call,
+        launched once per call; the recurrent product stays one per step. A token's latency is then its
+        call's time (the outputs come at the end of the call). Dense kernel only.
     tokens : use only the first ``tokens`` steps of the trace (None: all).
 
     Returns
@@ -58,7 +64,8 @@ def simulate_gpu(
             raise ValueError(f"tokens: got {tokens!r}; allowed: an integer >= 1")
         trace = trace.window(0, min(tokens, trace.n_tokens))
     opt = resolve_options(
-        arch, batch, precision, weight_format, kernel, weight_residency, include_embedding, include_readout
+        arch, batch, precision, weight_format, kernel, weight_residency, include_embedding, include_readout,
+        sequence_tokens,
     )
     work = count_step_work(arch, trace, opt)
     times = kernel_times(arch, work, opt.precision)
@@ -66,9 +73,12 @@ def simulate_gpu(
     T, B = work.steps, opt.batch
     served = T * B
     step_s = times.total_s.sum(axis=0)  # [T]
+    S = opt.sequence_tokens
+    waits = np.add.reduceat(step_s, np.arange(0, T, S)) if S > 1 else step_s  # what a token waits: its call
     load_s = work.initial_load_bytes / (arch.memory.hbm_bandwidth_bytes_per_s * arch.efficiency.hbm)
     seconds = float(step_s.sum() + load_s)
 
+    launches_per_step = sum(k.launches for k in work.kernels)
     flops_k = np.array([k.flops.sum() for k in work.kernels])
     counts: dict[str, float] = {f"flops_{u}": 0.0 for u in UNITS if u != "none"}
     for k, f in zip(work.kernels, flops_k):
@@ -82,11 +92,11 @@ def simulate_gpu(
         hbm_bytes=hbm_bytes,
         weight_hbm_bytes=float(sum(k.weight_hbm_bytes.sum() for k in work.kernels) + work.initial_load_bytes),
         sram_bytes=sram_bytes,
-        kernel_launches=float(len(work.kernels) * T),
+        kernel_launches=float(launches_per_step * T),
         seconds=seconds,
         compute_seconds=float(times.compute_s.sum()),
         memory_seconds=float(times.memory_s.sum()),
-        launch_seconds=float(arch.kernels.launch_overhead_s * len(work.kernels) * T),
+        launch_seconds=float(arch.kernels.launch_overhead_s * launches_per_step * T),
         load_seconds=float(load_s),
         steps=float(T),
         tokens_served=float(served),
@@ -129,6 +139,7 @@ def simulate_gpu(
         bound=bound,
         launch_fraction=float(counts["launch_seconds"] / seconds) if seconds > 0 else 0.0,
         tokens_served=served,
+        sequence_tokens=S,
     )
     return Result(
         arch=arch.name,
@@ -136,7 +147,7 @@ def simulate_gpu(
         target="gpu",
         tokens=T,
         cycles_per_token=time_per_token * arch.clock_hz,
-        latency_s_per_token=float(step_s.mean()),
+        latency_s_per_token=float(waits.mean()),
         time_s_per_token=time_per_token,
         synaptic_ops_per_token=counts["macs"] / served,
         packets_per_token=0.0,
@@ -147,7 +158,7 @@ def simulate_gpu(
         core_utilization=utilization,
         counts=counts,
         meta=meta,
-        # every token of a step waits for the whole step: the latency distribution is the steps'
-        **{f"latency_s_p{q}": float(v) for q, v in zip(PERCENTILES, np.percentile(step_s, PERCENTILES))},
+        # every token of a step (of a call) waits for the whole step (call): the distribution is theirs
+        **{f"latency_s_p{q}": float(v) for q, v in zip(PERCENTILES, np.percentile(waits, PERCENTILES))},
         power_w_mean=float(sum(breakdown_total.values())) * 1e-12 / seconds,
     )

@@ -10,6 +10,7 @@ from neurosim.spec import ClockHz, EnergyPj, Frozen, PowerW, Version, float_in, 
 
 # field types: strict finite numbers within the limits of neurosim.limits (named in the errors)
 PositiveInt = int_in(1)
+SequenceTokens = int_in(1, le=1_000_000)
 RecordBytes = int_in(1, le="MAX_RECORD_BYTES")
 RecordBits = int_in(0, le="MAX_RECORD_BITS")
 MemoryBytes = int_in(0, le="MAX_MEMORY_BYTES")
@@ -89,6 +90,7 @@ class GpuDefaults(Frozen):
     weight_residency: Literal["auto", "hbm", "onchip"] = "auto"
     include_embedding: bool = False
     include_readout: bool = False
+    sequence_tokens: SequenceTokens = 1  # tokens per forward call (1: token by token); see simulate_gpu
 
 
 class GpuArch(Frozen):

@@ -118,6 +118,7 @@ class KernelWork:
     hbm_bytes: np.ndarray
     sram_bytes: np.ndarray
     weight_hbm_bytes: np.ndarray
+    launches: float = 1.0  # launches per step: 1 / sequence_tokens for a kernel run once per forward call
 
 
 @dataclass(frozen=True)
@@ -148,6 +149,8 @@ def count_step_work(arch: GpuArch, trace: Trace, opt: GpuOptions) -> StepWork:
     fmt = opt.weight_format
     kcfg = arch.kernels
     tiles = math.ceil(B / kcfg.batch_tile)
+    S = opt.sequence_tokens  # > 1: input projections and readout are one GEMM per call of S tokens
+    seq_tiles = math.ceil(B * S / kcfg.batch_tile)
     G = trace.gates
     dense_unit = "tensor_sparse" if fmt == "2:4" else ("simt" if fmt == "csr" else "tensor")
     mat_unit = "simt" if opt.kernel == "gather" else dense_unit
@@ -190,6 +193,11 @@ def count_step_work(arch: GpuArch, trace: Trace, opt: GpuOptions) -> StepWork:
         hbm = np.zeros_like(wbytes) if resident else wbytes
         return hbm, wbytes * tiles
 
+    def call_weights_traffic(wbytes: float) -> tuple[np.ndarray, np.ndarray]:
+        """(HBM, SRAM) bytes per step of weights read once per forward call of S tokens."""
+        w = _const(wbytes / S, T)
+        return (np.zeros(T) if resident else w), w * seq_tiles
+
     def act_traffic(nbytes: float) -> tuple[np.ndarray, np.ndarray]:
         """(HBM, SRAM) bytes of activation/state traffic."""
         s = _const(nbytes, T)
@@ -200,12 +208,20 @@ def count_step_work(arch: GpuArch, trace: Trace, opt: GpuOptions) -> StepWork:
     if opt.include_embedding:
         I0 = trace.input_size
         hbm = _const(B * I0 * vb + B * 4, T)  # embedding rows + token ids
-        kernels.append(KernelWork("embedding", "none", zeros, zeros, hbm, _const(B * I0 * vb, T), zeros))
+        kernels.append(KernelWork("embedding", "none", zeros, zeros, hbm, _const(B * I0 * vb, T), zeros, 1.0 / S))
 
     prev_events = None
     for l, layer in enumerate(trace.layers):
         H, I = layer.hidden_size, layer.input_size
         c_in, c_rec = whole[2 * l], whole[2 * l + 1]
+        io = B * (I + H) * vb + G * H * vb  # x, h, bias
+        if S > 1:  # the input projection of the whole call, then per step only the recurrent product
+            w_hbm, w_sram = call_weights_traffic(c_in.weight_bytes)
+            a_hbm, a_sram = act_traffic(B * I * vb + G * H * vb + B * G * H * vb)  # x, bias read; W x written
+            kernels.append(KernelWork(f"layer{l}.input", mat_unit, _const(2.0 * c_in.macs * B, T),
+                                      _const(c_in.macs * B, T), w_hbm + a_hbm, w_sram + a_sram, w_hbm, 1.0 / S))
+            c_in = MatrixCost(0.0, 0.0, 0)
+            io = B * H * vb + G * H * vb + B * G * H * vb  # h, bias, W x of this step read
         if opt.kernel == "dense":
             wbytes = _const(c_in.weight_bytes + c_rec.weight_bytes, T)
             macs = _const((c_in.macs + c_rec.macs) * B, T)
@@ -219,7 +235,6 @@ def count_step_work(arch: GpuArch, trace: Trace, opt: GpuOptions) -> StepWork:
             macs = (m_in + m_rec) * B
             index_bytes = (r_in + r_rec) * kcfg.event_index_bytes
         w_hbm, w_sram = weights_traffic(wbytes)
-        io = B * (I + H) * vb + G * H * vb  # x, h, bias
         if not kcfg.pointwise_fused:
             io += B * G * H * vb  # pre-activations written
         a_hbm, a_sram = act_traffic(io)
@@ -255,15 +270,17 @@ def count_step_work(arch: GpuArch, trace: Trace, opt: GpuOptions) -> StepWork:
             wbytes = _const(readout_whole.weight_bytes, T)
             macs = _const(readout_whole.macs * B, T)
             index_bytes = zeros
+            w_hbm, w_sram = call_weights_traffic(readout_whole.weight_bytes) if S > 1 else weights_traffic(wbytes)
         else:
             fan = readout_mask.sum(axis=1, dtype=np.int64)
             r_, n_ = active_rows(trace.layers[-1].events, fan, T, B, shift=False)
             wb_, m_ = gather_cost(readout_mask, r_, n_, fmt, vb, arch.formats)
             wbytes, macs, index_bytes = wb_, m_ * B, r_ * kcfg.event_index_bytes
-        w_hbm, w_sram = weights_traffic(wbytes)
+            w_hbm, w_sram = weights_traffic(wbytes)
         a_hbm, a_sram = act_traffic(B * (H_last + V) * vb)  # hidden read, logits written
         kernels.append(
-            KernelWork("readout", mat_unit, 2.0 * macs, macs, w_hbm + a_hbm, w_sram + a_sram + index_bytes, w_hbm)
+            KernelWork("readout", mat_unit, 2.0 * macs, macs, w_hbm + a_hbm, w_sram + a_sram + index_bytes, w_hbm,
+                       1.0 / S)
         )
 
     included = (

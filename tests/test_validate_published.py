@@ -39,3 +39,18 @@ def test_synthetic_case_trace_matches_the_published_network():
     k = vp.build_trace(cases["kws"], tokens=8)
     assert k.hidden_sizes == [256, 256, 29] and k.input_size == 390
     assert all(not layer.w_rec_mask.any() for layer in k.layers)
+
+
+def test_nazeer_runs_the_published_gpu_software_and_a_fitting_timer():
+    """The Nazeer case runs the authors' GPU configuration (fp32, embedding and decoder in the forward pass,
+    70-token calls) and a SpiNNaker2 timer of whole milliseconds that no simulated step overruns."""
+    vp = _script()
+    case = {c.key: c for c in vp.CASES}["nazeer"]
+    r = vp.run_case(case, 4, "numba")
+    gpu, chip = r["gpu"].meta, r["chip"]
+    assert gpu["precision"] == "fp32" and gpu["included"] == ["recurrent", "embedding", "readout"]
+    assert gpu["sequence_tokens"] == 70
+    period = chip.meta["timer_period_s"]
+    longest = chip.arrays["step_cycles"].max() * chip.meta["cycle_s"]
+    assert chip.counts["timer_overruns"] == 0 and abs(period * 1e3 - round(period * 1e3)) < 1e-9
+    assert period - 1e-3 < longest <= period

@@ -13,8 +13,10 @@ For each trace it prints (and writes to ``--out`` as markdown):
 - fan-out distribution of the units of each layer (synapses a unit's event drives in its own
   recurrent matrix plus the next layer's input matrix): mean, max, coefficient of variation,
   Gini coefficient and the share of all synapses held by the top 10% of units (hubs);
-- on ``loihi_like`` and ``spinnaker2_like``: cores used by the mapping, energy (pJ), cycles and
-  mean latency (cycles) per token, and the 99th percentile of the per-token latency.
+- on ``loihi_like`` and ``spinnaker2_like``: cores used by the mapping, packets, energy (pJ), cycles and
+  mean latency (cycles) per token, and the 99th percentile of the per-token latency; and the same chips
+  with the recurrent layers alone (``readout="none"``: no decoder, whose dense synapses set most of the
+  cores and traffic of the full runs): cores, packets and energy per token, where only the pruning differs.
 """
 
 from __future__ import annotations
@@ -85,6 +87,13 @@ def describe(path: Path, tokens: int | None, arch_dir: Path) -> dict:
             "cycles_per_token": r.cycles_per_token,
             "latency_cycles_mean": float(lat.mean()),
             "latency_cycles_p99": float(np.percentile(lat, 99)),
+            "packets_per_token": r.packets_per_token,
+        }
+        alone = neurosim.run(arch_dir / f"{chip}.yaml", trace, readout="none")
+        row[f"{chip}_recurrent"] = {
+            "cores_used": int(alone.meta["cores_used"]),
+            "packets_per_token": alone.packets_per_token,
+            "energy_pj_per_token": alone.energy_pj_per_token,
         }
     return row
 
@@ -105,10 +114,16 @@ def table(rows: list[dict]) -> str:
         add(f"fan-out {key} per layer", lambda r, k=key, f=fmt: ", ".join(f.format(x[k]) for x in r["fanout"]))
     for chip in CHIPS:
         add(f"{chip}: cores used", lambda r, c=chip: str(r[c]["cores_used"]))
+        add(f"{chip}: packets/token", lambda r, c=chip: f"{r[c]['packets_per_token']:,.0f}")
         add(f"{chip}: energy pJ/token", lambda r, c=chip: f"{r[c]['energy_pj_per_token']:,.0f}")
         add(f"{chip}: cycles/token", lambda r, c=chip: f"{r[c]['cycles_per_token']:,.0f}")
         add(f"{chip}: latency cycles/token, mean", lambda r, c=chip: f"{r[c]['latency_cycles_mean']:,.0f}")
         add(f"{chip}: latency cycles/token, p99", lambda r, c=chip: f"{r[c]['latency_cycles_p99']:,.0f}")
+    for chip in CHIPS:
+        k = f"{chip}_recurrent"
+        add(f"{chip}, recurrent layers alone: cores used", lambda r, k=k: str(r[k]["cores_used"]))
+        add(f"{chip}, recurrent layers alone: packets/token", lambda r, k=k: f"{r[k]['packets_per_token']:,.0f}")
+        add(f"{chip}, recurrent layers alone: energy pJ/token", lambda r, k=k: f"{r[k]['energy_pj_per_token']:,.0f}")
     return "\n".join(lines)
 
 

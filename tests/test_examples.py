@@ -155,6 +155,10 @@ def test_compare_pruning_on_the_shipped_pair(capsys):
         for chip in ("loihi_like", "spinnaker2_like"):
             assert 0 < row[chip]["latency_cycles_mean"] <= row[chip]["latency_cycles_p99"]
             assert row[chip]["cores_used"] > 0 and row[chip]["energy_pj_per_token"] > 0
+            alone = row[f"{chip}_recurrent"]  # without the decoder: fewer cores, packets and joules
+            assert 0 < alone["cores_used"] < row[chip]["cores_used"]
+            assert 0 < alone["packets_per_token"] < row[chip]["packets_per_token"]
+            assert 0 < alone["energy_pj_per_token"] < row[chip]["energy_pj_per_token"]
     assert rows[1]["fanout"][1]["gini"] > rows[0]["fanout"][1]["gini"]
     assert example["main"](["--traces", *map(str, pair), "--tokens", "4"]) == 0
     assert "| units removed per layer | 98, 10 | 128, 150 |" in capsys.readouterr().out

@@ -43,6 +43,12 @@ the readout (``vocab_size x last hidden`` decoder).
   1 the rows come from the trace's events step by step; at batch B the rows
   read are the union over B independent streams, expected value
   ``sum_j 1 - (1 - p_j)**B`` with ``p_j`` unit j's event rate.
+- ``sequence_tokens`` (S): tokens per forward call. S = 1 (default) runs token
+  by token, as a chip does. S > 1 is teacher-forced evaluation as cuDNN's and
+  EvNN's layers run it: each layer's input projection and the readout are one
+  GEMM over the call's S tokens (weights read and kernel launched once per
+  call, counted as 1/S per step), the recurrent product stays one per step,
+  and a token's latency is its call's time. Dense kernel only.
 
 Examples
 --------

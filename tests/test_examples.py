@@ -162,3 +162,23 @@ def test_compare_pruning_on_the_shipped_pair(capsys):
     assert rows[1]["fanout"][1]["gini"] > rows[0]["fanout"][1]["gini"]
     assert example["main"](["--traces", *map(str, pair), "--tokens", "4"]) == 0
     assert "| units removed per layer | 98, 10 | 128, 150 |" in capsys.readouterr().out
+
+
+def test_threshold_census_of_the_headline_egru():
+    """examples/threshold_census.py on ptb_egru90 with its shipped small checkpoint: the negative thresholds it
+    counts are the checkpoint's, each layer's event shares add up (rate x units of both groups), and a
+    checkpoint that is not the trace's is refused."""
+    from neurosim.models.train import load_checkpoint
+
+    example = runpy.run_path(str(EXAMPLES / "threshold_census.py"), run_name="example")
+    ckpt = ROOT / "checkpoints" / "ptb_egru90.pt"
+    rows = example["census"](TRACES / "ptb_egru90.npz", ckpt, 512)
+    state = load_checkpoint(ckpt)["model_state"]
+    for r in rows:
+        theta = state[f"layers.{r['layer']}.theta"].float()
+        assert r["negative"] == int((theta < 0).sum()) > 0 and r["theta_min"] == pytest.approx(float(theta.min()))
+        neg_events = r["rate_negative"] * r["negative"]
+        all_events = neg_events + r["rate_other"] * (r["units"] - r["negative"])
+        assert r["event_share_negative"] == pytest.approx(neg_events / all_events, rel=1e-9)
+    with pytest.raises(ValueError, match="exported"):
+        example["census"](TRACES / "ptb_egru95.npz", ckpt, 16)

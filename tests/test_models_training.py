@@ -17,7 +17,7 @@ from neurosim.models.pruning import (
     make_pruner,
     preferential_attachment_penalty,
 )
-from neurosim.models.train import TrainConfig, load_checkpoint, small_checkpoint, train
+from neurosim.models.train import TrainConfig, load_checkpoint, model_from_checkpoint, small_checkpoint, train
 
 torch.set_num_threads(1)
 
@@ -161,6 +161,32 @@ def test_plateau_schedule_cuts_and_converges(corpus_dir, tmp_path):
     assert ckpt["converged"] and len(lrs) == 4  # first validation sets the best, two cuts, then stop
     assert lrs[1] == pytest.approx(1e-2) and lrs[2] == pytest.approx(5e-3) and lrs[3] == pytest.approx(2.5e-3)
     assert (tmp_path / "run" / "best.pt").is_file()
+
+
+def test_thresholds_stay_in_range_with_the_clamp(corpus_dir, tmp_path):
+    """A negative threshold makes an always-on unit whose state grows at every step; with thr_clamp every
+    threshold ends in [0, 1] after training, without it some are pushed below 0 here (a large learning rate)."""
+    from neurosim.models.egru import egru_step
+    from neurosim.models.train import clamp_thresholds
+
+    # the mechanism: theta < 0, a unit that fires at every step adds |theta| to its state each time
+    H = 1
+    c = torch.zeros(1, H)
+    y = torch.zeros(1, H)
+    w, b = torch.zeros(3 * H, H), torch.zeros(3 * H)
+    gx = torch.tensor([[10.0, 0.0, 0.0]])  # update gate ~1: the state carries over
+    for _ in range(50):
+        y, c, e, _ = egru_step(gx, y, c, w, b, torch.tensor([-0.5]), 0.7, 1.0)
+    assert e.item() == 1.0 and c.item() > 20.0  # unbounded growth
+    kw = {"epochs": 1, "lr": 0.2, "overrides": {"thr_mean": 0.02}}
+    free = train(_cfg(corpus_dir, tmp_path / "free", thr_clamp=False, **kw), log=lambda *a: None)
+    held = train(_cfg(corpus_dir, tmp_path / "held", thr_clamp=True, **kw), log=lambda *a: None)
+    thetas = lambda ck: torch.cat([v for k, v in ck["model_state"].items() if k.endswith("theta")])
+    assert (thetas(free) < 0).any()
+    assert (thetas(held) >= 0).all() and (thetas(held) <= 1).all()
+    model, _ = model_from_checkpoint(free)
+    clamp_thresholds(model)
+    assert all(float(layer.theta.min()) >= 0 for layer in model.layers)
 
 
 def test_pause_and_resume_equal_one_run(corpus_dir, tmp_path):

@@ -127,6 +127,10 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
         help="event rate below which the activity penalty is off (hinge)",
     )
     p.add_argument("--thr-mean", type=float, default=None, help="EGRU threshold init mean (preset default 0.3)")
+    p.add_argument("--thr-clamp", action=argparse.BooleanOptionalAction, default=True,
+                   help="EGRU: keep thresholds in [0, 1] after every update, as EvNN's EGRU does (default; a "
+                        "negative threshold makes an always-on unit whose state grows without bound). "
+                        "--no-thr-clamp reproduces the PTB ladder of 2026-12-01, trained without it")
     p.add_argument("--hidden-sizes", type=_sizes, default=None, help="override the preset's layer sizes, e.g. 400,200")
     p.add_argument(
         "--emb-size", type=_positive("--emb-size", int), default=None, help="override the preset's embedding size"
@@ -230,6 +234,7 @@ def run_train(args: argparse.Namespace) -> int:
         prune_every=args.prune_every,
         activity_reg=args.activity_reg,
         activity_target=args.activity_target,
+        thr_clamp=args.thr_clamp,
         init_checkpoint=args.init_checkpoint,
         max_minutes=args.max_minutes,
         seed=args.seed,

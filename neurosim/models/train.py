@@ -81,6 +81,7 @@ class TrainConfig:
     prune_every: int = 50
     activity_reg: float = 0.0
     activity_target: float = 0.0
+    thr_clamp: bool = True  # EGRU: keep thresholds in [0, 1] after every update (EvNN's EGRU does)
     optimizer: str = "adam"
     schedule: str = "cosine"
     lr_decay: float = 0.25
@@ -126,6 +127,20 @@ def build_model_config(cfg: TrainConfig, vocab_size: int) -> ModelConfig:
     kw = dict(PRESETS[cfg.preset])
     kw.update(cfg.overrides)
     return ModelConfig(model=cfg.model, vocab_size=vocab_size, **kw)
+
+
+def clamp_thresholds(model: LanguageModel, low: float = 0.0, high: float = 1.0) -> None:
+    """Keep every EGRU threshold in ``[low, high]``, in place (EvNN's EGRU clamps to [0, 1] in each forward).
+
+    A negative threshold makes a unit fire whenever its state exceeds it and *add* ``|theta|`` to its
+    state at every event (``c = c_hat - theta * e``), so the state and the unit's output grow step
+    after step: an always-on unit with unbounded output, which an unclamped run can learn.
+    """
+    with torch.no_grad():
+        for layer in model.layers:
+            theta = getattr(layer, "theta", None)
+            if theta is not None:
+                theta.clamp_(low, high)
 
 
 @torch.no_grad()
@@ -429,6 +444,8 @@ def train(cfg: TrainConfig, log=print) -> dict:
         total.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip)
         optimizer.step()
+        if cfg.thr_clamp and mcfg.model == "egru":
+            clamp_thresholds(model)
         pruner.apply()
         run_loss += loss.item()
         run_n += 1

@@ -23,8 +23,6 @@ import argparse
 import sys
 from pathlib import Path
 
-import numpy as np
-
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -72,8 +70,9 @@ def census(trace_path: Path, ckpt_path: Path, tokens: int | None = None) -> list
 
 
 def table(rows: list[dict]) -> str:
-    lines = ["| trace | layer | units | theta < 0 | min theta | their share of the events | event rate, theta < 0 "
-             "| event rate, the others |", "|---|---|---|---|---|---|---|---|"]
+    head = ("| trace | layer | units | theta < 0 | min theta | their share of the events | event rate, theta < 0 "
+            "| event rate, the others |")
+    lines = [head, "|---|---|---|---|---|---|---|---|"]
     for r in rows:
         lines.append(f"| `{r['trace']}` | {r['layer']} | {r['units']} | {r['negative']} | {r['theta_min']:.2f} | "
                      f"{r['event_share_negative']:.1%} | {r['rate_negative']:.3f} | {r['rate_other']:.3f} |")

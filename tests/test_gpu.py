@@ -315,7 +315,7 @@ def test_sequence_calls_read_input_and_readout_weights_once_per_call(a100, trace
     """sequence_tokens=S: the same MACs and FLOPs; the input projections and the readout read their weights
     (in HBM) once per call of S tokens instead of every step, and launch once per call; the recurrent
     product is unchanged; a token waits for its whole call."""
-    kw = dict(include_embedding=True, include_readout=True, weight_residency=residency, precision="fp32")
+    kw = {"include_embedding": True, "include_readout": True, "weight_residency": residency, "precision": "fp32"}
     one = simulate_gpu(a100, trace, **kw)
     S = 4  # the trace's 12 steps are 3 calls
     seq = simulate_gpu(a100, trace, sequence_tokens=S, **kw)

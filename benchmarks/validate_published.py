@@ -235,12 +235,14 @@ VARIANTS = (
 )
 
 
-def print_sensitivity(tokens: int, backend: str) -> None:
-    """Each variant's predicted / published figures, one line each."""
+def print_sensitivity(tokens: int, backend: str, wanted: list[str] | None = None) -> None:
+    """Each variant's predicted / published figures, one line each (only the ``wanted`` cases' variants)."""
     cases = {c.key: c for c in CASES}
     print(f"\n== sensitivity (pred/pub; ratios with pred/pub in brackets), {tokens} steps, engine {backend}")
     print(f"   {'variant':<48} {'chip E':>7} {'chip t':>7} {'GPU E':>7} {'GPU t':>7} {'E ratio':>15} {'t ratio':>15}")
     for label, key, fields, chip_o, gpu_o, gpu_opts, make in VARIANTS:
+        if wanted is not None and key not in wanted:
+            continue
         case = replace(cases[key], **fields)
         chip_trace = make(case, tokens) if make else None
         r = run_case(case, tokens, backend, chip_o, gpu_o, gpu_opts, chip_trace)
@@ -317,7 +319,7 @@ def main(argv=None) -> int:
                 out[f"{k}_{side}_{q}_predicted"] = r["pred"][f"{side}_{q}"]
                 out[f"{k}_{side}_{q}_published"] = r["pub"][f"{side}_{q}"]
     if args.sensitivity:
-        print_sensitivity(args.tokens, args.backend)
+        print_sensitivity(args.tokens, args.backend, wanted)
     print(json.dumps({k: float(f"{v:.6g}") for k, v in out.items()}))
     return 0
 

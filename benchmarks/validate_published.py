@@ -286,6 +286,12 @@ def print_case(r: dict, tokens: int, backend: str) -> None:
         print(f"   {label:<36} {unit:>4} {p:12.4g} {q:12.4g} {p / q:9.3f}")
     print(f"   predicted static share: {case.chip_name} {pred['chip_static_j'] / pred['chip_energy_j']:.1%}, "
           f"{case.gpu_name} {pred['gpu_static_j'] / pred['gpu_energy_j']:.1%}")
+    # what the GPU's energy would be over its *measured* time: static power x that time + the predicted dynamic part
+    gpu_static_w = pred["gpu_static_j"] / pred["gpu_time_s"]
+    at_pub_j = gpu_static_w * pub["gpu_time_s"] + (pred["gpu_energy_j"] - pred["gpu_static_j"])
+    print(f"   {case.gpu_name} at its published time ({pub['gpu_time_s'] * 1e3:.4g} ms): energy {at_pub_j * 1e3:.4g} mJ "
+          f"({at_pub_j / pub['gpu_energy_j']:.2f} of published), energy ratio {at_pub_j / pred['chip_energy_j']:.3g}x, "
+          f"time ratio {pred['chip_time_s'] / pub['gpu_time_s']:.3g}x")
 
 
 def main(argv=None) -> int:

@@ -159,16 +159,13 @@ def unicast_phase(n_active, active_units, sel, unit_core, out_ptr, entry_table, 
     """Spike phase with source replication: one packet per destination core.
 
     A packet is one destination entry; its events are the far ends of the links
-    of its route. Every link but the last leads to a mesh link or the ejection
-    link, so events sit in two calendar rings, ``mesh`` (buckets ``0..B-1``,
-    cycle ``t`` in bucket ``t & (B-1)``) and ``eject`` (buckets ``B..2B-1``): a cycle's mesh events reserve mesh links
-    only and its eject events the ejection links and cores only, so running
-    the mesh events first and the eject events second, each class in the order
-    it was scheduled, gives the same reservations as one FIFO of both. The
-    ejection link serves one core, so packets leave it in the order the core
-    receives them: a packet is queued at its core when it reserves the
-    ejection link, without a further event. The injection link is reserved
-    when the packet is created, at the cycle its send work ends.
+    of its route, in one calendar ring (cycle ``t`` in bucket ``t & (B-1)``), each
+    bucket a FIFO in the order its events were scheduled. An event at a mesh link
+    reserves that link and schedules the packet's next event; an event at an
+    ejection link reserves it and queues the packet at its core, without a further
+    event (the ejection link serves one core, so packets leave it in the order the
+    core receives them). The injection link is reserved when the packet is created,
+    at the cycle its send work ends.
 
     Records: ``rec[REC_FIELDS * q + REC_*]`` is packet ``q``'s next hop (packed, see
     ``route_hop``), its route position, its synapse cycles and the next event in
@@ -182,8 +179,8 @@ def unicast_phase(n_active, active_units, sel, unit_core, out_ptr, entry_table, 
     n_sent = n_received = n_link_wait = n_core_wait = 0
     link_mask = (1 << cost_shift) - 1
     cost_mask = (1 << (dst_shift - cost_shift)) - 1
-    n_buckets = tail.shape[0] // 2
-    base = rec.shape[0] // REC_FIELDS - 2 * n_buckets
+    n_buckets = tail.shape[0]
+    base = rec.shape[0] // REC_FIELDS - n_buckets
     ring = n_buckets - 1
     for a in range(n_active):
         u = active_units[a]
@@ -218,10 +215,9 @@ def unicast_phase(n_active, active_units, sel, unit_core, out_ptr, entry_table, 
             depart = max(free, ready)
             n_link_wait += depart - ready
             b = (depart + inj_cost) & ring
-            slot = b + n_buckets * ((hop >> dst_shift) > 0)
             free = depart + flits
-            rec[REC_FIELDS * tail[slot] + REC_NEXT] = q
-            tail[slot] = q
+            rec[REC_FIELDS * tail[b] + REC_NEXT] = q
+            tail[b] = q
             _mark(occupied, b)
             link_flits[inj_link] += flits
         link_free[inj_link] = free
@@ -232,12 +228,10 @@ def unicast_phase(n_active, active_units, sel, unit_core, out_ptr, entry_table, 
     now = 0
     while pending > 0:
         b = now & ring
-        q_mesh = rec[REC_FIELDS * (base + b) + REC_NEXT]
-        q_eject = rec[REC_FIELDS * (base + n_buckets + b) + REC_NEXT]
-        if q_mesh < 0 and q_eject < 0:
+        q = rec[REC_FIELDS * (base + b) + REC_NEXT]
+        if q < 0:
             now = _next_cycle(occupied, now, ring)
             continue
-        q = q_mesh
         while q >= 0:
             rq = REC_FIELDS * q
             following = rec[rq + REC_NEXT]
@@ -246,37 +240,26 @@ def unicast_phase(n_active, active_units, sel, unit_core, out_ptr, entry_table, 
             link_flits[hop & link_mask] += flits
             n_link_wait += depart - now
             arrive = depart + ((hop >> cost_shift) & cost_mask)
-            i = rec[rq + REC_POSITION] + 1
-            hop = route_hop[i]
-            rec[rq + REC_HOP] = hop
-            rec[rq + REC_POSITION] = i
-            rec[rq + REC_NEXT] = -1
-            slot = (arrive & ring) + n_buckets * ((hop >> dst_shift) > 0)
-            rec[REC_FIELDS * tail[slot] + REC_NEXT] = q
-            tail[slot] = q
-            _mark(occupied, arrive & ring)
-            q = following
-        q = q_eject
-        while q >= 0:
-            rq = REC_FIELDS * q
-            hop = rec[rq + REC_HOP]
-            depart = _reserve(link_free, hop & link_mask, now, flits)
-            link_flits[hop & link_mask] += flits
-            n_link_wait += depart - now
-            arrive = depart + ((hop >> cost_shift) & cost_mask)
             dst = (hop >> dst_shift) - 1
-            start, finish = _queue_at_core(core_free, core_busy, dst, arrive, rec[rq + REC_CYCLES])
-            n_core_wait += start - arrive
-            n_received += 1
-            pending -= 1
-            phase_end = max(phase_end, finish)
-            q = rec[rq + REC_NEXT]
+            if dst < 0:
+                i = rec[rq + REC_POSITION] + 1
+                rec[rq + REC_HOP] = route_hop[i]
+                rec[rq + REC_POSITION] = i
+                rec[rq + REC_NEXT] = -1
+                slot = arrive & ring
+                rec[REC_FIELDS * tail[slot] + REC_NEXT] = q
+                tail[slot] = q
+                _mark(occupied, slot)
+            else:
+                start, finish = _queue_at_core(core_free, core_busy, dst, arrive, rec[rq + REC_CYCLES])
+                n_core_wait += start - arrive
+                n_received += 1
+                pending -= 1
+                phase_end = max(phase_end, finish)
+            q = following
         rec[REC_FIELDS * (base + b) + REC_NEXT] = -1
         tail[b] = base + b
-        rec[REC_FIELDS * (base + n_buckets + b) + REC_NEXT] = -1
-        tail[n_buckets + b] = base + n_buckets + b
         _unmark(occupied, b)
-        phase_end = max(phase_end, now)
         now += 1
     count_spikes(counters, acc, flits, n_received, n_link_wait, n_core_wait)
     return phase_end

@@ -373,14 +373,14 @@ def simulate_steps(
             n_buckets = 64  # at least one word of the occupancy bitmap
             while n_buckets < horizon:
                 n_buckets *= 2
-            if n_entries + 2 * n_buckets >= 2**31:
+            if n_entries + n_buckets >= 2**31:
                 raise ValueError("engine: a timestep needs more than 2**31 calendar slots; split the trace or the chip")
             if multicast:
                 head = np.full(n_buckets, -1, dtype=np.int32)
                 tail = np.full(n_buckets, -1, dtype=np.int32)
             else:
-                tail = np.arange(n_entries, n_entries + 2 * n_buckets).astype(np.int32)
-                rec = np.full(REC_FIELDS * (n_entries + 2 * n_buckets), -1, dtype=route_hop.dtype)
+                tail = np.arange(n_entries, n_entries + n_buckets).astype(np.int32)
+                rec = np.full(REC_FIELDS * (n_entries + n_buckets), -1, dtype=route_hop.dtype)
             occupied = np.zeros(n_buckets // 64, dtype=np.uint64)
         if multicast:
             phase_end = multicast_phase(

@@ -342,7 +342,6 @@ def simulate_steps(
     tail = np.empty(0, dtype=np.int32)
     head = np.empty(0, dtype=np.int32)
     e_next = np.full(tree.shape[0], -1, dtype=np.int32)  # multicast: next event of a tree edge's bucket
-    occupied = np.zeros(1, dtype=np.uint64)  # one bit per calendar bucket that holds an event
     acc = np.zeros(N_SPIKE_TOTALS, dtype=np.int64)  # the spike phase's totals (see add_spike)
 
     for si in range(n_steps):
@@ -370,7 +369,7 @@ def simulate_steps(
             send_bound[unit_core[u]] += p[P_SPIKE] + (p[P_SEND] + flits) * n_items
         horizon = max(flits * items, send_bound.max()) + flits + p[P_MAX_LATENCY] + 1
         if horizon > n_buckets:
-            n_buckets = 64  # at least one word of the occupancy bitmap
+            n_buckets = 64
             while n_buckets < horizon:
                 n_buckets *= 2
             if n_entries + n_buckets >= 2**31:
@@ -381,17 +380,16 @@ def simulate_steps(
             else:
                 tail = np.arange(n_entries, n_entries + n_buckets).astype(np.int32)
                 rec = np.full(REC_FIELDS * (n_entries + n_buckets), -1, dtype=route_hop.dtype)
-            occupied = np.zeros(n_buckets // 64, dtype=np.uint64)
         if multicast:
             phase_end = multicast_phase(
                 n_active, active_units, sel, unit_core, spike_totals, tree_ptr, tree, flits, p[P_COST_SHIFT],
                 p[P_DST_SHIFT], p[P_SPIKE], p[P_SEND], shared, send_free, link_free, core_free, core_busy, e_next,
-                head, tail, acc, counters, link_flits, occupied)
+                head, tail, acc, counters, link_flits)
         else:
             phase_end = unicast_phase(
                 n_active, active_units, sel, unit_core, out_ptr, entry_table, spike_totals, route_hop, flits,
                 p[P_COST_SHIFT], p[P_DST_SHIFT], p[P_SPIKE], p[P_SEND], shared, send_free, link_free, core_free,
-                core_busy, rec, tail, acc, counters, link_flits, occupied)
+                core_busy, rec, tail, acc, counters, link_flits)
         phase_end = finish_sends(send_free, core_busy, counters, phase_end)
         update_end = update_phase(s, pipelined, token_begin, token_end, fired, received, fired_first_token,
                                   layer_offsets, layer_gates, n_event_layers, unit_core, units_per_layer_core, p,

@@ -11,7 +11,8 @@ Usage (from the repository root)::
     python examples/threshold_census.py --runs-dir /work/runs/ladder     # every EGRU trace whose run folder is there
 
 For each trace and recurrent layer it prints: units, units with theta < 0, the share of the layer's
-events (over the trace's tokens) that those units emit, and the event rate of both groups. The
+events (over the trace's tokens) that those units emit, the event rate of both groups, the share of
+the events that the busiest tenth of the units emit, and the units that never fire. The
 checkpoint must be the one the trace was exported from: ``<runs-dir>/<trace>/export/best.pt`` (the pair
 ``train_ladder.py --export`` copied), else ``<runs-dir>/<trace>/best.pt``, else ``checkpoints/<trace>.pt``;
 its validation perplexity is checked against the trace's ``meta.training``.
@@ -22,6 +23,8 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+
+import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -59,23 +62,27 @@ def census(trace_path: Path, ckpt_path: Path, tokens: int | None = None) -> list
         events = layer.events
         total = int(events.sum())
         rate = events.mean(axis=0)
+        top = np.argsort(-rate, kind="stable")[: max(1, theta.size // 10)]  # the busiest tenth of the units
         rows.append({
             "trace": trace_path.stem, "layer": l, "units": int(theta.size), "negative": int(neg.sum()),
             "theta_min": float(theta.min()),
             "event_share_negative": float(events[:, neg].sum() / total) if total else 0.0,
             "rate_negative": float(rate[neg].mean()) if neg.any() else 0.0,
             "rate_other": float(rate[~neg].mean()) if (~neg).any() else 0.0,
+            "event_share_top_tenth": float(events[:, top].sum() / total) if total else 0.0,
+            "silent": int((rate == 0).sum()),
         })
     return rows
 
 
 def table(rows: list[dict]) -> str:
     head = ("| trace | layer | units | theta < 0 | min theta | their share of the events | event rate, theta < 0 "
-            "| event rate, the others |")
-    lines = [head, "|---|---|---|---|---|---|---|---|"]
+            "| event rate, the others | busiest tenth of the units: share of the events | silent units |")
+    lines = [head, "|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         lines.append(f"| `{r['trace']}` | {r['layer']} | {r['units']} | {r['negative']} | {r['theta_min']:.2f} | "
-                     f"{r['event_share_negative']:.1%} | {r['rate_negative']:.3f} | {r['rate_other']:.3f} |")
+                     f"{r['event_share_negative']:.1%} | {r['rate_negative']:.3f} | {r['rate_other']:.3f} | "
+                     f"{r['event_share_top_tenth']:.1%} | {r['silent']} |")
     return "\n".join(lines)
 
 

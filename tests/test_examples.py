@@ -168,7 +168,10 @@ def test_threshold_census_of_the_headline_egru():
     """examples/threshold_census.py on ptb_egru90 with its shipped small checkpoint: the negative thresholds it
     counts are the checkpoint's, each layer's event shares add up (rate x units of both groups), and a
     checkpoint that is not the trace's is refused."""
+    import numpy as np
+
     from neurosim.models.train import load_checkpoint
+    from neurosim.trace import load_trace
 
     example = runpy.run_path(str(EXAMPLES / "threshold_census.py"), run_name="example")
     ckpt = ROOT / "checkpoints" / "ptb_egru90.pt"
@@ -180,5 +183,11 @@ def test_threshold_census_of_the_headline_egru():
         neg_events = r["rate_negative"] * r["negative"]
         all_events = neg_events + r["rate_other"] * (r["units"] - r["negative"])
         assert r["event_share_negative"] == pytest.approx(neg_events / all_events, rel=1e-9)
+    # the busiest tenth and the silent units, counted again from the trace's events
+    trace = load_trace(TRACES / "ptb_egru90.npz", tokens=512)
+    for r, layer in zip(rows, trace.layers):
+        per_unit = np.sort(layer.events.sum(axis=0))[::-1]
+        assert r["event_share_top_tenth"] == pytest.approx(per_unit[: r["units"] // 10].sum() / per_unit.sum())
+        assert r["event_share_top_tenth"] >= 0.1 and r["silent"] == int((per_unit == 0).sum())
     with pytest.raises(ValueError, match="exported"):
         example["census"](TRACES / "ptb_egru95.npz", ckpt, 16)

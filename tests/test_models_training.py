@@ -189,6 +189,39 @@ def test_thresholds_stay_in_range_with_the_clamp(corpus_dir, tmp_path):
     assert all(float(layer.theta.min()) >= 0 for layer in model.layers)
 
 
+def test_threshold_learning_rate_scale(corpus_dir, tmp_path):
+    """thr_lr_scale 0 keeps every threshold at its initial draw while the other weights train; 0.5 gives the
+    thresholds' group half the schedule's rate at every step; resuming with another scale is refused; a
+    negative scale is a one-line error naming the flag."""
+    from neurosim.models.train import _make_optimizer, set_lr
+
+    kw = {"epochs": 1, "lr": 0.05, "schedule": "plateau", "seed": 3}
+    init = train(_cfg(corpus_dir, tmp_path / "init", epochs=0.01, lr=0.0, **{k: v for k, v in kw.items()
+                                                                              if k not in ("epochs", "lr")}),
+                 log=lambda *a: None)
+    frozen = train(_cfg(corpus_dir, tmp_path / "frozen", thr_lr_scale=0.0, **kw), log=lambda *a: None)
+    free = train(_cfg(corpus_dir, tmp_path / "free", **kw), log=lambda *a: None)
+    for name, start in init["model_state"].items():
+        if name.endswith("theta"):
+            assert torch.equal(frozen["model_state"][name], start)
+            assert not torch.equal(free["model_state"][name], start)
+    moved = [n for n, v in init["model_state"].items() if n.endswith("weight_hh")]
+    assert moved and all(not torch.equal(frozen["model_state"][n], init["model_state"][n]) for n in moved)
+
+    model, _ = model_from_checkpoint(free)
+    optimizer = _make_optimizer(_cfg(corpus_dir, tmp_path / "x", thr_lr_scale=0.5), model)
+    set_lr(optimizer, 0.2)
+    lrs = sorted(g["lr"] for g in optimizer.param_groups)
+    assert lrs == [0.1, 0.2] and len(optimizer.param_groups[1]["params"]) == len(model.layers)
+    assert optimizer.param_groups[1]["weight_decay"] == 0.0
+
+    with pytest.raises(ValueError, match="thr-lr-scale.*started with 0.0"):
+        train(_cfg(corpus_dir, tmp_path / "frozen", thr_lr_scale=1.0, epochs=2, lr=0.05, schedule="plateau"),
+              log=lambda *a: None)
+    with pytest.raises(ValueError, match="--thr-lr-scale: is -1.0"):
+        train(_cfg(corpus_dir, tmp_path / "bad", thr_lr_scale=-1.0), log=lambda *a: None)
+
+
 def test_pause_and_resume_equal_one_run(corpus_dir, tmp_path):
     """A run paused with until_epoch and resumed ends with the same weights as an uninterrupted run."""
     kw = {"epochs": 2, "optimizer": "sgd", "lr": 0.5, "schedule": "plateau", "weight_sparsity": 0.5, "prune_every": 2,

@@ -131,6 +131,10 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
                    help="EGRU: keep thresholds in [0, 1] after every update, as EvNN's EGRU does (default; a "
                         "negative threshold makes an always-on unit whose state grows without bound). "
                         "--no-thr-clamp reproduces the PTB ladder of 2026-12-01, trained without it")
+    p.add_argument("--thr-lr-scale", type=float, default=1.0,
+                   help="EGRU: the thresholds' learning rate as a multiple of --lr (default 1; 0 freezes them at "
+                        "their initial draw, as EvNN's published language-model commands do; other than 1 they "
+                        "get their own optimizer group without weight decay)")
     p.add_argument("--hidden-sizes", type=_sizes, default=None, help="override the preset's layer sizes, e.g. 400,200")
     p.add_argument(
         "--emb-size", type=_positive("--emb-size", int), default=None, help="override the preset's embedding size"
@@ -235,6 +239,7 @@ def run_train(args: argparse.Namespace) -> int:
         activity_reg=args.activity_reg,
         activity_target=args.activity_target,
         thr_clamp=args.thr_clamp,
+        thr_lr_scale=args.thr_lr_scale,
         init_checkpoint=args.init_checkpoint,
         max_minutes=args.max_minutes,
         seed=args.seed,

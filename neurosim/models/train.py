@@ -82,6 +82,10 @@ class TrainConfig:
     activity_reg: float = 0.0
     activity_target: float = 0.0
     thr_clamp: bool = True  # EGRU: keep thresholds in [0, 1] after every update (EvNN's EGRU does)
+    # EGRU: thresholds' learning rate as a multiple of lr; 0 freezes them at their initial draw (EvNN's published
+    # language-model commands: --learning_rate_thresholds 0.0). Other than 1, they get their own optimizer group
+    # without weight decay, as in EvNN's train.py.
+    thr_lr_scale: float = 1.0
     optimizer: str = "adam"
     schedule: str = "cosine"
     lr_decay: float = 0.25
@@ -119,6 +123,9 @@ def check_train_config(cfg: TrainConfig) -> None:
         raise ValueError(f"--eval-every: is {cfg.eval_every!r}, allowed: a positive number of epochs")
     if (cfg.prune_start_epoch is None) != (cfg.prune_end_epoch is None):
         raise ValueError("--prune-start-epoch/--prune-end-epoch: give both or neither")
+    if not (cfg.thr_lr_scale >= 0.0 and math.isfinite(cfg.thr_lr_scale)):
+        raise ValueError(f"--thr-lr-scale: is {cfg.thr_lr_scale!r}, allowed: a finite number >= 0 (0 freezes "
+                         "the thresholds)")
 
 
 def build_model_config(cfg: TrainConfig, vocab_size: int) -> ModelConfig:
@@ -247,9 +254,28 @@ def model_from_checkpoint(ckpt: dict) -> tuple[LanguageModel, Dictionary]:
 
 
 def _make_optimizer(cfg: TrainConfig, model: LanguageModel) -> torch.optim.Optimizer:
-    if cfg.optimizer == "sgd":
-        return torch.optim.SGD(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    return torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    """The run's optimizer. Each parameter group carries ``lr_scale``: its learning rate is the schedule's
+    times that (1, but ``thr_lr_scale`` for EGRU thresholds when it is not 1)."""
+    thetas = [layer.theta for layer in model.layers if hasattr(layer, "theta")]
+    if cfg.thr_lr_scale != 1.0 and thetas:
+        ids = {id(t) for t in thetas}
+        groups = [
+            {"params": [q for q in model.parameters() if id(q) not in ids], "lr_scale": 1.0},
+            {"params": thetas, "lr_scale": cfg.thr_lr_scale, "weight_decay": 0.0},
+        ]
+    else:
+        groups = [{"params": list(model.parameters()), "lr_scale": 1.0}]
+    kind = torch.optim.SGD if cfg.optimizer == "sgd" else torch.optim.Adam
+    optimizer = kind(groups, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    for g in optimizer.param_groups:
+        g["lr"] = cfg.lr * g["lr_scale"]
+    return optimizer
+
+
+def set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:
+    """Give every parameter group the schedule's learning rate ``lr`` times its ``lr_scale``."""
+    for g in optimizer.param_groups:
+        g["lr"] = lr * g.get("lr_scale", 1.0)
 
 
 def train(cfg: TrainConfig, log=print) -> dict:
@@ -302,6 +328,10 @@ def train(cfg: TrainConfig, log=print) -> dict:
     state = model.init_state(cfg.batch_size)
     if resume is not None:
         pruner.load_state_dict(resume["pruner"])
+        was = float(resume["train_config"].get("thr_lr_scale", 1.0))
+        if was != cfg.thr_lr_scale:
+            raise ValueError(f"{ckpt_path}: --thr-lr-scale is {cfg.thr_lr_scale!r}, but the run was started with "
+                             f"{was!r}; allowed: the run's own value (or a new --out)")
         if resume.get("optimizer"):
             optimizer.load_state_dict(resume["optimizer"])
         step = int(resume["step"])
@@ -426,8 +456,7 @@ def train(cfg: TrainConfig, log=print) -> dict:
             pruner.prune_to(cubic_sparsity(sched, cfg.weight_sparsity, prune_start, prune_end))
         x, y = get_batch(train_data, b * cfg.bptt, cfg.bptt)
         lr = lr_at(cfg, sched, total_steps) if cfg.schedule == "cosine" else sched_state["lr"]
-        for g in optimizer.param_groups:
-            g["lr"] = lr
+        set_lr(optimizer, lr)
         state = detach_state(state)
         logits, state, events = model(x, state)
         loss = F.cross_entropy(logits.view(-1, logits.size(-1)), y.reshape(-1))

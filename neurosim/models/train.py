@@ -267,8 +267,7 @@ def _make_optimizer(cfg: TrainConfig, model: LanguageModel) -> torch.optim.Optim
         groups = [{"params": list(model.parameters()), "lr_scale": 1.0}]
     kind = torch.optim.SGD if cfg.optimizer == "sgd" else torch.optim.Adam
     optimizer = kind(groups, lr=cfg.lr, weight_decay=cfg.weight_decay)
-    for g in optimizer.param_groups:
-        g["lr"] = cfg.lr * g["lr_scale"]
+    set_lr(optimizer, cfg.lr)
     return optimizer
 
 
